@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Meshline's one entry point on a fresh machine: only Python 3.11+ and pip are needed.
+
+    python3 dev.py demo        run Meshline locally on moto (no AWS account, no Docker)
+    python3 dev.py test        run the whole test suite (what CI runs)
+    python3 dev.py stack       run the local stack in the foreground, for poking with the AWS CLI
+    python3 dev.py schemas     regenerate schemas/ from the pydantic models
+    python3 dev.py build       sam build (Lambda artifacts for the template's runtime, no Docker)
+    python3 dev.py validate    sam validate --lint
+
+Every command first makes sure .venv exists and holds what pyproject.toml asks for; it
+reinstalls only when pyproject.toml changed, so the second run starts at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+STAMP = VENV / ".meshline-installed"
+
+
+def _wanted_stamp() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def ensure_environment() -> None:
+    if not PYTHON.exists():
+        print("» creating .venv", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    if STAMP.exists() and STAMP.read_text() == _wanted_stamp():
+        return
+    print("» installing Meshline and its tools into .venv (first run: about a minute)", flush=True)
+    pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+    STAMP.write_text(_wanted_stamp())
+
+
+def _run(*args: str) -> int:
+    env = dict(os.environ)
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    env.setdefault("SAM_CLI_TELEMETRY", "0")
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.call(list(args), cwd=ROOT, env=env)
+
+
+COMMANDS = {
+    "demo": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "demo", *rest),
+    "stack": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "stack", *rest),
+    "test": lambda rest: _run(str(PYTHON), "-m", "pytest", *rest),
+    "schemas": lambda rest: _run(str(PYTHON), "-m", "meshline_local.generate_schemas", *rest),
+    "build": lambda rest: _run(str(BIN / "sam"), "build", *rest),
+    "validate": lambda rest: _run(str(BIN / "sam"), "validate", "--lint", *rest),
+}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__.strip())
+        return 2
+    ensure_environment()
+    return COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

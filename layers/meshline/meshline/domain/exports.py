@@ -1,0 +1,200 @@
+"""The export: one immutable, versioned decision for one order at one point in time.
+
+An export never changes once built. A new decision is a new version whose `supersedes`
+names the previous export and carries its hash, so a chain verifies end to end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+from meshline.domain.types import OrderId, Party, Sha256Hex, TenantId, UtcDatetime, WarehouseId
+
+EXPORT_SCHEMA_ID = "https://meshline.dev/schemas/export.schema.json"
+
+
+class IntendedAction(StrEnum):
+    ROUTE = "route"
+    SPLIT = "split"
+    BACKORDER = "backorder"
+    HOLD_FOR_REVIEW = "hold_for_review"
+    CANCEL = "cancel"
+
+
+class LineAction(StrEnum):
+    SHIP = "ship"
+    BACKORDER = "backorder"
+    CANCEL = "cancel"
+    NO_SHIPPING = "no_shipping"
+
+
+class ExceptionKind(StrEnum):
+    AUTO_RETRY = "auto_retry"
+    AUTO_ESCALATE = "auto_escalate"
+    HUMAN_QUEUE = "human_queue"
+
+
+class TriggerKind(StrEnum):
+    ORDER_CREATED = "order_created"
+    INVENTORY_CHANGED = "inventory_changed"
+    WAREHOUSE_REJECTED = "warehouse_rejected"
+    SLA_LAPSING = "sla_lapsing"
+    MANUAL_OVERRIDE = "manual_override"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Trigger(_Frozen):
+    """What caused this decision; its id makes the decision idempotent."""
+
+    kind: TriggerKind
+    trigger_id: str = Field(min_length=1, max_length=256, description="Business key of the trigger.")
+    source: str = Field(min_length=1, description="e.g. 'shopify:orders/create'.")
+    received_at: UtcDatetime
+    delivery_ids: dict[str, str] = Field(
+        default_factory=dict, description="Platform delivery identifiers, e.g. Shopify's event and webhook ids."
+    )
+
+
+class Supersedes(_Frozen):
+    export_id: str
+    content_hash: Sha256Hex
+
+
+class DecisionVersion(_Frozen):
+    policy_version: str = Field(min_length=1)
+    inputs_hash: Sha256Hex = Field(description="sha256 of the canonical JSON of every input to the decision.")
+
+
+class ExportLine(_Frozen):
+    line_id: str = Field(min_length=1)
+    sku: str = Field(min_length=1)
+    quantity: PositiveInt
+    action: LineAction
+    warehouse_id: WarehouseId | None = Field(default=None, description="Set when action is 'ship'.")
+
+    @model_validator(mode="after")
+    def _warehouse_iff_shipped(self) -> ExportLine:
+        if (self.action is LineAction.SHIP) != (self.warehouse_id is not None):
+            raise ValueError(f"line {self.line_id}: a warehouse_id is required exactly when the action is 'ship'")
+        return self
+
+
+class PickWindow(_Frozen):
+    start: UtcDatetime
+    end: UtcDatetime
+
+
+class Sla(_Frozen):
+    ship_by: UtcDatetime | None = None
+    pick_window: PickWindow | None = None
+
+
+class ExceptionPath(_Frozen):
+    kind: ExceptionKind
+    contacts: list[str] = Field(default_factory=list)
+    retry_budget: int = Field(ge=0, description="Automatic attempts left before escalation.")
+
+
+class Instruction(_Frozen):
+    line_id: str | None = Field(default=None, description="None when it applies to the whole order.")
+    kind: str = Field(min_length=1, description="e.g. 'packing', 'gift_wrap', 'promotional_insert'.")
+    text: str = Field(min_length=1)
+
+
+class CandidateExplanation(_Frozen):
+    warehouse_id: WarehouseId
+    kept: bool
+    rule: str = Field(description="The rule that kept or eliminated this warehouse.")
+    detail: str = ""
+    score: dict[str, int] = Field(default_factory=dict, description="Score per sort key; integers keep hashes exact.")
+
+
+class AuditEntry(_Frozen):
+    ts: UtcDatetime
+    actor: str = Field(min_length=1)
+    change: str = Field(min_length=1)
+
+
+class Export(_Frozen):
+    """The product's core artifact. See DESIGN.md, 'The export'."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={"$id": EXPORT_SCHEMA_ID, "title": "Meshline export"},
+    )
+
+    schema_version: Literal["1"] = "1"
+    export_id: str = Field(pattern=r"^[a-z0-9-]+:[a-z]+-[A-Za-z0-9_.-]+:v[0-9]+$")
+    tenant_id: TenantId
+    order_id: OrderId
+    version: PositiveInt
+    supersedes: Supersedes | None
+    created_at: UtcDatetime
+    trigger: Trigger
+    owning_party: Party
+    watchers: list[Party] = Field(default_factory=list)
+    decision_version: DecisionVersion
+    intended_action: IntendedAction
+    lines: list[ExportLine] = Field(min_length=1)
+    sla: Sla
+    valid_until: UtcDatetime
+    exception_path: ExceptionPath
+    instructions: list[Instruction] = Field(default_factory=list)
+    explanation: list[CandidateExplanation] = Field(default_factory=list)
+    audit_trail: list[AuditEntry] = Field(min_length=1)
+    justification: str | None = None
+    signature: str | None = None
+    content_hash: Sha256Hex = Field(description="sha256 of the canonical JSON of every other field.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Export:
+        expected_id = export_id_for(self.tenant_id, self.order_id, self.version)
+        if self.export_id != expected_id:
+            raise ValueError(f"export_id must be '{expected_id}', got '{self.export_id}'")
+        if (self.version == 1) != (self.supersedes is None):
+            raise ValueError("version 1 supersedes nothing; every later version must name the export it supersedes")
+        if self.trigger.kind is TriggerKind.MANUAL_OVERRIDE and not (self.justification and self.signature):
+            raise ValueError("a manual override requires a justification and a signature")
+        return self
+
+    def warehouses(self) -> list[str]:
+        """Warehouses that must act on this export, in first-appearance order."""
+        return list(dict.fromkeys(line.warehouse_id for line in self.lines if line.warehouse_id))
+
+    def canonical_json(self) -> str:
+        return canonical_json(self.model_dump(mode="json"))
+
+
+def export_id_for(tenant_id: str, order_id: str, version: int) -> str:
+    return f"{tenant_id}:{order_id}:v{version}"
+
+
+def canonical_json(document: Any) -> str:
+    """The one serialization that hashes are computed over: sorted keys, no spaces, UTF-8."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def content_hash(document_without_hash: dict[str, Any]) -> str:
+    return sha256_hex(canonical_json(document_without_hash))
+
+
+def seal(fields: dict[str, Any]) -> Export:
+    """Build an export from its fields, computing the content hash over everything else."""
+    unsealed = {key: value for key, value in fields.items() if key != "content_hash"}
+    # Validate once without the hash to get the JSON form the hash is defined over.
+    probe = Export.model_validate({**unsealed, "content_hash": "0" * 64})
+    document = probe.model_dump(mode="json", exclude={"content_hash"})
+    return Export.model_validate({**document, "content_hash": content_hash(document)})

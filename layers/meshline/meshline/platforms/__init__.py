@@ -1,0 +1,1 @@
+"""Shop-platform adapters: verify a webhook's signature and normalize its body to the canonical order."""

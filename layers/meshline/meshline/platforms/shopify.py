@@ -1,0 +1,155 @@
+"""Shopify webhooks: signature verification and normalization of `orders/create` to the canonical order."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from meshline.domain.errors import InvalidOrder
+from meshline.domain.orders import Address, Order, OrderLine, OrderStatus, Platform, ServiceLevel
+
+HMAC_HEADER = "x-shopify-hmac-sha256"
+TOPIC_HEADER = "x-shopify-topic"
+EVENT_ID_HEADER = "x-shopify-event-id"
+WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
+SHOP_DOMAIN_HEADER = "x-shopify-shop-domain"
+SUPPORTED_TOPICS = frozenset({"orders/create"})
+
+_EXPRESS_WORDS = ("express", "priority", "2-day", "two day", "expedited")
+_OVERNIGHT_WORDS = ("overnight", "next day", "next-day", "1-day")
+
+
+def sign(body: bytes, secret: str) -> str:
+    """What Shopify puts in X-Shopify-Hmac-Sha256: base64(HMAC-SHA256(secret, raw body))."""
+    return base64.b64encode(hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()).decode("ascii")
+
+
+def signature_matches(body: bytes, signature: str | None, secrets: Iterable[str]) -> bool:
+    """Constant-time comparison against each currently valid secret (several during a rotation)."""
+    if not signature:
+        return False
+    presented = signature.strip().encode("ascii", errors="replace")
+    matched = False
+    for secret in secrets:
+        # No early exit: the time taken does not reveal which secret, if any, matched.
+        matched |= hmac.compare_digest(sign(body, secret).encode("ascii"), presented)
+    return matched
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidOrder(f"body is not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise InvalidOrder(f"body must be a JSON object, got {type(document).__name__}")
+    return document
+
+
+def _require(document: Mapping[str, Any], field: str, where: str = "") -> Any:
+    value = document.get(field)
+    if value is None or value == "":
+        raise InvalidOrder(f"{where}{field} is required")
+    return value
+
+
+def _timestamp(value: Any, field: str) -> datetime:
+    if not isinstance(value, str):
+        raise InvalidOrder(f"{field} must be an ISO-8601 timestamp, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidOrder(f"{field} is not ISO-8601: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise InvalidOrder(f"{field} has no UTC offset: {value!r}")
+    return parsed
+
+
+def _service_level(document: Mapping[str, Any]) -> ServiceLevel:
+    titles = " ".join(
+        str(line.get("title") or line.get("code") or "").lower()
+        for line in document.get("shipping_lines") or []
+        if isinstance(line, Mapping)
+    )
+    if any(word in titles for word in _OVERNIGHT_WORDS):
+        return ServiceLevel.OVERNIGHT
+    if any(word in titles for word in _EXPRESS_WORDS):
+        return ServiceLevel.EXPRESS
+    return ServiceLevel.STANDARD
+
+
+def _address(value: Any) -> Address | None:
+    if not isinstance(value, Mapping):
+        return None
+    return Address(
+        name=value.get("name") or None,
+        company=value.get("company") or None,
+        line1=_require(value, "address1", "shipping_address."),
+        line2=value.get("address2") or None,
+        city=_require(value, "city", "shipping_address."),
+        region_code=value.get("province_code") or None,
+        postal_code=value.get("zip") or None,
+        country_code=str(_require(value, "country_code", "shipping_address.")).upper(),
+        phone=value.get("phone") or None,
+    )
+
+
+def _lines(document: Mapping[str, Any]) -> list[OrderLine]:
+    items = document.get("line_items")
+    if not isinstance(items, list) or not items:
+        raise InvalidOrder("line_items must be a non-empty list")
+    lines = []
+    for index, item in enumerate(items):
+        where = f"line_items[{index}]."
+        if not isinstance(item, Mapping):
+            raise InvalidOrder(f"line_items[{index}] must be an object")
+        quantity = item.get("quantity")
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
+            raise InvalidOrder(f"{where}quantity must be a positive integer, got {quantity!r}")
+        sku = item.get("sku") or (f"variant-{item['variant_id']}" if item.get("variant_id") else None)
+        if not sku:
+            raise InvalidOrder(f"{where}sku is required (or a variant_id to stand for it)")
+        lines.append(
+            OrderLine(
+                line_id=str(_require(item, "id", where)),
+                sku=str(sku),
+                quantity=quantity,
+                title=str(item.get("title") or item.get("name") or ""),
+                requires_shipping=bool(item.get("requires_shipping", True)),
+            )
+        )
+    return lines
+
+
+def normalize_order(document: Mapping[str, Any], tenant_id: str) -> Order:
+    """A Shopify order resource (the `orders/create` webhook body) as a canonical order."""
+    platform_id = str(_require(document, "id"))
+    cancelled_at = document.get("cancelled_at")
+    try:
+        return Order(
+            tenant_id=tenant_id,
+            order_id=f"{Platform.SHOPIFY}-{platform_id}",
+            platform=Platform.SHOPIFY,
+            platform_order_id=platform_id,
+            order_name=document.get("name") or None,
+            placed_at=_timestamp(_require(document, "created_at"), "created_at"),
+            status=OrderStatus.CANCELLED if cancelled_at else OrderStatus.OPEN,
+            cancelled_at=_timestamp(cancelled_at, "cancelled_at") if cancelled_at else None,
+            cancel_reason=document.get("cancel_reason") or None,
+            test=bool(document.get("test", False)),
+            service_level=_service_level(document),
+            destination=_address(document.get("shipping_address")),
+            lines=_lines(document),
+            tags=[tag.strip() for tag in str(document.get("tags") or "").split(",") if tag.strip()],
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        location = ".".join(str(part) for part in first["loc"])
+        raise InvalidOrder(f"{location}: {first['msg']}") from None
