@@ -1,0 +1,40 @@
+"""SQS FIFO (order inbox) -> decide: one export per trigger, per order, in order.
+
+`SqsFifoPartialProcessor` keeps FIFO semantics on failure: with skip_group_on_error, a
+failed message fails the rest of its own order's messages in the batch (so versions are
+never decided out of order) while other orders go on.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import Json
+
+from meshline.clock import utc_now
+from meshline.domain.events import OrderReceived
+from meshline.flows.decide import decide_order
+from meshline.observability import logger, metrics, tracer
+from meshline.settings import decide_settings
+
+
+class OrderReceivedRecord(SqsRecordModel):
+    body: Json[OrderReceived]  # type: ignore[assignment]
+
+
+processor = SqsFifoPartialProcessor(model=OrderReceivedRecord, skip_group_on_error=True)
+
+
+@tracer.capture_method
+def record_handler(record: OrderReceivedRecord) -> None:
+    message = record.body
+    logger.append_keys(order_id=message.order.order_id, tenant_id=message.order.tenant_id)
+    result = decide_order(decide_settings(), message, utc_now())
+    logger.info("decided", extra={"outcome": str(result.outcome), "export_id": result.export_id})
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

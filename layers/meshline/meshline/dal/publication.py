@@ -1,0 +1,95 @@
+"""Where a stored export goes: its warehouses' FIFO queues, the event bus, the S3 archive.
+
+Every send is safe to repeat, because the stream that drives publication redelivers a
+record until it succeeds:
+- a warehouse queue deduplicates on the export id (grouped per order, so versions stay in order);
+- the archive is written with If-None-Match, so a second put of the same export is a no-op;
+- the event carries the export id for consumers to deduplicate on (EventBridge has no
+  deduplication of its own), and is sent last, so it only repeats if it was itself interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from meshline.dal.aws import client
+from meshline.domain.events import EVENT_SOURCE
+from meshline.domain.exports import Export, canonical_json
+
+
+def warehouse_queue_name(stage: str, tenant_id: str, warehouse_id: str) -> str:
+    """Every warehouse pulls from its own FIFO queue; the template grants sends by this name pattern."""
+    return f"meshline-{stage}-wh-{tenant_id}-{warehouse_id}.fifo"
+
+
+@cache
+def _queue_url(name: str) -> str:
+    return client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+
+def deliver_to_warehouses(export: Export, stage: str) -> list[str]:
+    """Send the export to each warehouse that must act on it; returns the queue names."""
+    body = export.canonical_json()
+    names = []
+    for warehouse_id in export.warehouses():
+        name = warehouse_queue_name(stage, export.tenant_id, warehouse_id)
+        client("sqs").send_message(
+            QueueUrl=_queue_url(name),
+            MessageBody=body,
+            MessageGroupId=f"{export.tenant_id}:{export.order_id}",
+            MessageDeduplicationId=export.content_hash,
+            MessageAttributes={
+                "export_id": {"DataType": "String", "StringValue": export.export_id},
+                "intended_action": {"DataType": "String", "StringValue": str(export.intended_action)},
+            },
+        )
+        names.append(name)
+    return names
+
+
+def archive_key(export: Export) -> str:
+    return f"exports/{export.tenant_id}/{export.order_id}/v{export.version:010d}.json"
+
+
+def archive(export: Export, bucket: str) -> str:
+    key = archive_key(export)
+    try:
+        client("s3").put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=export.canonical_json().encode("utf-8"),
+            ContentType="application/json",
+            IfNoneMatch="*",
+            Metadata={"export-id": export.export_id, "content-hash": export.content_hash},
+        )
+    except ClientError as error:
+        # 412: this export was archived by an earlier, interrupted attempt; the key is its identity.
+        if error.response["Error"]["Code"] not in {"PreconditionFailed", "412"}:
+            raise
+    return key
+
+
+def put_event(bus: str, detail_type: str, detail: dict[str, Any], resources: list[str] | None = None) -> str:
+    response = client("events").put_events(
+        Entries=[
+            {
+                "EventBusName": bus,
+                "Source": EVENT_SOURCE,
+                "DetailType": detail_type,
+                "Detail": canonical_json(detail),
+                "Resources": resources or [],
+            }
+        ]
+    )
+    entry = response["Entries"][0]
+    if response.get("FailedEntryCount") or "EventId" not in entry:
+        raise RuntimeError(f"EventBridge refused {detail_type}: {entry.get('ErrorCode')} {entry.get('ErrorMessage')}")
+    return entry["EventId"]
+
+
+def stored_document(new_image: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(new_image["document"])

@@ -1,0 +1,56 @@
+"""Flow 2, decide: load what the decision needs, run the routing engine, store the export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from meshline.dal.exports import Appended, ExportStore
+from meshline.dal.tenants import TenantStore
+from meshline.domain import routing
+from meshline.domain.events import OrderReceived
+from meshline.domain.validation import export_schema_errors
+from meshline.observability import MetricUnit, logger, metrics
+from meshline.settings import DecideSettings
+
+
+class Decided(StrEnum):
+    WRITTEN = "written"
+    ALREADY_APPLIED = "already_applied"
+    QUARANTINED = "quarantined"
+
+
+@dataclass(frozen=True)
+class DecideResult:
+    outcome: Decided
+    export_id: str
+
+
+def decide_order(settings: DecideSettings, message: OrderReceived, now: datetime) -> DecideResult:
+    order, trigger = message.order, message.trigger
+    exports = ExportStore(settings.exports_table)
+    previous = exports.latest(order.tenant_id, order.order_id)
+    if previous is not None and previous.trigger.trigger_id == trigger.trigger_id:
+        # The common redelivery: answered by the read we needed anyway, no write attempted.
+        return DecideResult(Decided.ALREADY_APPLIED, previous.export_id)
+
+    tenant, stock = TenantStore(settings.tenants_table).load(order.tenant_id, (line.sku for line in order.lines))
+    export = routing.decide(order, tenant, stock, trigger, previous, now)
+
+    document = export.model_dump(mode="json")
+    errors = export_schema_errors(document)
+    if errors:
+        exports.quarantine(document, errors, now)
+        metrics.add_metric(name="ExportsQuarantined", unit=MetricUnit.Count, value=1)
+        logger.error("export failed its schema; quarantined, not published", extra={"export_id": export.export_id, "errors": errors})
+        return DecideResult(Decided.QUARANTINED, export.export_id)
+
+    if exports.append(export) is Appended.TRIGGER_ALREADY_APPLIED:
+        return DecideResult(Decided.ALREADY_APPLIED, export.export_id)
+    metrics.add_metric(name="ExportsCreated", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "export written",
+        extra={"export_id": export.export_id, "intended_action": str(export.intended_action), "owner": export.owning_party},
+    )
+    return DecideResult(Decided.WRITTEN, export.export_id)

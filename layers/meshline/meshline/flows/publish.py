@@ -1,0 +1,71 @@
+"""Flow 3, publish: after an export is stored, deliver it, announce it and archive it.
+
+Driven by the exports table's stream, so publication happens only after the write and a
+crash in between is repaired by the stream's redelivery. Quarantined exports take the
+exception path instead: an `ExportQuarantined` event, never a warehouse delivery.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from meshline.dal import publication
+from meshline.dal.exports import QUARANTINE_PREFIX, VERSION_PREFIX, ExportStore
+from meshline.domain.events import ArchiveLocation, ExportPublished, ExportQuarantined
+from meshline.domain.exports import Export
+from meshline.domain.validation import export_schema_errors
+from meshline.observability import MetricUnit, logger, metrics
+from meshline.settings import PublishSettings
+
+
+class Published(StrEnum):
+    PUBLISHED = "published"
+    QUARANTINED = "quarantined"
+    IGNORED = "ignored"
+
+
+def publish_stored_item(settings: PublishSettings, new_image: dict[str, Any], now: datetime) -> Published:
+    """`new_image` is the stream record's NewImage, already deserialized to plain values."""
+    sort_key = str(new_image.get("sk", ""))
+    if sort_key.startswith(VERSION_PREFIX):
+        return _publish_export(settings, json.loads(new_image["document"]), now)
+    if sort_key.startswith(QUARANTINE_PREFIX):
+        _announce_quarantine(settings, new_image)
+        return Published.QUARANTINED
+    return Published.IGNORED
+
+
+def _publish_export(settings: PublishSettings, document: dict[str, Any], now: datetime) -> Published:
+    # Checked again here: the stored item is what leaves Meshline, whatever wrote it.
+    errors = export_schema_errors(document)
+    if errors:
+        # Kept in the table under QUARANTINE#, whose own stream record raises the event.
+        ExportStore(settings.exports_table).quarantine(document, [f"at publication: {e}" for e in errors], now)
+        metrics.add_metric(name="ExportsQuarantined", unit=MetricUnit.Count, value=1)
+        logger.error("stored export failed its schema at publication", extra={"export_id": document.get("export_id")})
+        return Published.QUARANTINED
+    export = Export.model_validate(document)
+    key = publication.archive(export, settings.archive_bucket)
+    queues = publication.deliver_to_warehouses(export, settings.stage)
+    detail = ExportPublished(
+        export=export, archive=ArchiveLocation(bucket=settings.archive_bucket, key=key), warehouse_queues=queues
+    )
+    publication.put_event(settings.event_bus_name, "ExportPublished", detail.model_dump(mode="json"))
+    metrics.add_metric(name="ExportsPublished", unit=MetricUnit.Count, value=1)
+    logger.info("export published", extra={"export_id": export.export_id, "warehouse_queues": queues, "archive_key": key})
+    return Published.PUBLISHED
+
+
+def _announce_quarantine(settings: PublishSettings, new_image: dict[str, Any]) -> None:
+    detail = ExportQuarantined(
+        export_id=new_image["export_id"],
+        tenant_id=new_image["tenant_id"],
+        order_id=new_image["order_id"],
+        quarantined_at=new_image["quarantined_at"],
+        errors=list(new_image["errors"]),
+        document=json.loads(new_image["document"]),
+    )
+    publication.put_event(settings.event_bus_name, "ExportQuarantined", detail.model_dump(mode="json"))

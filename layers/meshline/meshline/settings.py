@@ -1,0 +1,62 @@
+"""Each function's environment, declared as a model and validated once, on first use.
+
+A missing or malformed variable fails loudly with its name instead of surfacing later as
+a KeyError deep inside a request.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+
+class _Environment(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    stage: str = Field(alias="STAGE", pattern=r"^[a-z0-9-]{1,10}$")
+
+    @classmethod
+    def from_environment(cls):  # noqa: ANN206 - returns the subclass
+        return cls.model_validate(dict(os.environ))
+
+
+class IngestSettings(_Environment):
+    order_inbox_queue_url: str = Field(alias="ORDER_INBOX_QUEUE_URL")
+    receipts_table: str = Field(alias="RECEIPTS_TABLE")
+    tenant_parameter_prefix: str = Field(alias="TENANT_PARAMETER_PREFIX", pattern=r"^/.*[^/]$")
+    dedup_days: PositiveInt = Field(alias="WEBHOOK_DEDUP_DAYS", default=30)
+    max_body_bytes: PositiveInt = Field(alias="MAX_WEBHOOK_BYTES", default=512 * 1024)
+
+
+class DecideSettings(_Environment):
+    exports_table: str = Field(alias="EXPORTS_TABLE")
+    tenants_table: str = Field(alias="TENANTS_TABLE")
+
+
+class PublishSettings(_Environment):
+    exports_table: str = Field(alias="EXPORTS_TABLE")
+    archive_bucket: str = Field(alias="ARCHIVE_BUCKET")
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+
+
+@cache
+def ingest_settings() -> IngestSettings:
+    return IngestSettings.from_environment()
+
+
+@cache
+def decide_settings() -> DecideSettings:
+    return DecideSettings.from_environment()
+
+
+@cache
+def publish_settings() -> PublishSettings:
+    return PublishSettings.from_environment()
+
+
+def reset() -> None:
+    """Forget the cached environment (tests change it between cases)."""
+    for loader in (ingest_settings, decide_settings, publish_settings):
+        loader.cache_clear()
