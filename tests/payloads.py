@@ -1,0 +1,12 @@
+"""Test payloads: the real Shopify sample (tests/fixtures) and signed variants of it."""
+
+from meshline_local.samples import (  # noqa: F401 - re-exported for the tests
+    DEMO_SECRET,
+    DEMO_TENANT,
+    routable_body,
+    sample_body,
+    shopify_headers,
+    shopify_webhook_event,
+)
+
+SAMPLE_BODY = sample_body()
