@@ -1,0 +1,386 @@
+"""Create the resources of template.yaml in moto: the template is the only list of them.
+
+The SAM template is translated to CloudFormation with samtranslator (what `sam deploy`
+sends), then each resource is created through moto's service APIs, in dependency order,
+with Ref / Fn::GetAtt / Fn::Sub resolved here.
+
+Why not moto's own CloudFormation: measured with moto 5.2.5, it cannot deploy this
+template as is (an API Gateway deployment fails with "The REST API doesn't contain any
+methods"), resolves `Ref` to an event bus as an object, drops the bucket's Object Lock
+configuration, ignores bucket policies and alarms, and its event source mappings would
+consume our queues without running any code. Resources Lambda's runtime side provides
+(event source mappings, API Gateway routing) are not created in moto: the local runtime
+reads them from the translated template and plays them itself.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from meshline.dal.aws import client
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+ACCOUNT_ID = "123456789012"
+LOCAL_CODE_BUCKET = "meshline-local-code"
+
+# Played by the local runtime (meshline_local.runtime), not created in moto.
+PLAYED_BY_RUNTIME = {
+    "AWS::Lambda::EventSourceMapping",
+    "AWS::ApiGateway::RestApi",
+    "AWS::ApiGateway::Deployment",
+    "AWS::ApiGateway::Stage",
+    "AWS::Lambda::Permission",
+}
+
+
+class UnsupportedResource(RuntimeError):
+    pass
+
+
+def translate(template_path: Path = TEMPLATE, region: str = "us-east-1") -> dict[str, Any]:
+    """SAM -> CloudFormation, offline, as `sam deploy` would transform it."""
+    import boto3
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    template = yaml_parse(template_path.read_text())
+    # The transform wants code locations in S3; the local runtime reads CodeUri from here instead.
+    for name, resource in template["Resources"].items():
+        properties = resource.setdefault("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function":
+            properties["CodeUri"] = f"s3://{LOCAL_CODE_BUCKET}/{name}.zip"
+        elif resource["Type"] == "AWS::Serverless::LayerVersion":
+            properties["ContentUri"] = f"s3://{LOCAL_CODE_BUCKET}/{name}.zip"
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    session = boto3.session.Session(region_name=region)
+    return transform(template, {}, NoManagedPolicies(), session)
+
+
+def sam_functions(template_path: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
+    """The SAM functions as written (CodeUri and Handler locate the code on disk)."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    template = yaml_parse(template_path.read_text())
+    return {
+        name: resource["Properties"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+@dataclass
+class Deployed:
+    """Physical ids and attributes of the created resources, by logical id."""
+
+    parameters: dict[str, str]
+    region: str
+    physical: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class Resolver:
+    def __init__(self, deployed: Deployed):
+        self.deployed = deployed
+
+    def pseudo(self) -> dict[str, str]:
+        return {
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Region": self.deployed.region,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": f"meshline-{self.deployed.parameters.get('Stage', 'local')}",
+            "AWS::NoValue": None,  # type: ignore[dict-item]
+        }
+
+    def ref(self, name: str) -> str:
+        if name in self.deployed.parameters:
+            return self.deployed.parameters[name]
+        pseudo = self.pseudo()
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.deployed.physical:
+            return self.deployed.physical[name]
+        raise KeyError(f"Ref to {name}, which is not created (yet)")
+
+    def get_att(self, name: str, attribute: str) -> str:
+        try:
+            return self.deployed.attributes[name][attribute]
+        except KeyError:
+            raise KeyError(f"Fn::GetAtt {name}.{attribute} is not known locally") from None
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, argument), = value.items()
+            if key == "Ref":
+                return self.ref(argument)
+            if key == "Fn::GetAtt":
+                name, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+                return self.get_att(name, attribute)
+            if key == "Fn::Sub":
+                text, variables = (argument, {}) if isinstance(argument, str) else argument
+                variables = {k: self.resolve(v) for k, v in variables.items()}
+                return re.sub(r"\$\{([^}!]+)\}", lambda m: str(self._sub_value(m.group(1), variables)), text)
+            if key == "Fn::Join":
+                separator, items = argument
+                return separator.join(str(item) for item in self.resolve(items))
+            if key == "Fn::Select":
+                index, items = argument
+                return self.resolve(items)[int(index)]
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def _sub_value(self, name: str, variables: dict[str, Any]) -> Any:
+        if name in variables:
+            return variables[name]
+        if "." in name:
+            return self.get_att(*name.split(".", 1))
+        return self.ref(name)
+
+
+def references(value: Any) -> set[str]:
+    """Logical ids a resource's properties refer to (for creation order)."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= references(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Ref" and isinstance(item, str):
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                found.add(item[0] if isinstance(item, list) else item.split(".", 1)[0])
+            elif key == "Fn::Sub":
+                text = item if isinstance(item, str) else item[0]
+                found |= {m.split(".", 1)[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
+                if not isinstance(item, str):
+                    found |= references(item[1])
+            else:
+                found |= references(item)
+    return found
+
+
+def creation_order(resources: dict[str, dict[str, Any]]) -> list[str]:
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order or name not in resources:
+            return
+        if name in visiting:
+            raise RuntimeError(f"circular reference through {name}")
+        visiting.add(name)
+        resource = resources[name]
+        for dependency in sorted(references(resource.get("Properties", {})) | set(_depends_on(resource))):
+            visit(dependency)
+        visiting.discard(name)
+        order.append(name)
+
+    for name in sorted(resources):
+        visit(name)
+    return order
+
+
+def _depends_on(resource: dict[str, Any]) -> list[str]:
+    depends = resource.get("DependsOn", [])
+    return [depends] if isinstance(depends, str) else list(depends)
+
+
+def deploy(cfn: dict[str, Any], parameters: dict[str, str], region: str = "us-east-1") -> Deployed:
+    defaults = {name: str(spec.get("Default")) for name, spec in cfn.get("Parameters", {}).items() if "Default" in spec}
+    deployed = Deployed(parameters={**defaults, **parameters}, region=region, resources=cfn["Resources"])
+    resolver = Resolver(deployed)
+    unsupported = sorted(
+        {res["Type"] for res in cfn["Resources"].values()} - set(_CREATORS) - PLAYED_BY_RUNTIME
+    )
+    if unsupported:
+        raise UnsupportedResource(
+            "the local stack cannot create " + ", ".join(unsupported) + ": teach meshline_local.provision about them"
+        )
+    for name in creation_order(cfn["Resources"]):
+        resource = cfn["Resources"][name]
+        if resource["Type"] in PLAYED_BY_RUNTIME:
+            deployed.physical[name] = f"local-{name}"
+            continue
+        properties = resolver.resolve(resource.get("Properties", {}))
+        physical, attributes = _CREATORS[resource["Type"]](name, properties, deployed)
+        deployed.physical[name] = physical
+        deployed.attributes[name] = attributes
+    return deployed
+
+
+def _arn(service: str, region: str, resource: str) -> str:
+    return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{resource}"
+
+
+def _queue(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    queue_name = p.get("QueueName") or f"meshline-local-{name}"
+    attributes = {
+        key: json.dumps(value) if isinstance(value, dict) else str(value).lower() if isinstance(value, bool) else str(value)
+        for key, value in p.items()
+        if key in {"FifoQueue", "ContentBasedDeduplication", "VisibilityTimeout", "MessageRetentionPeriod",
+                   "RedrivePolicy", "DelaySeconds", "ReceiveMessageWaitTimeSeconds", "SqsManagedSseEnabled"}
+    }
+    url = client("sqs").create_queue(QueueName=queue_name, Attributes=attributes)["QueueUrl"]
+    return url, {"Arn": _arn("sqs", d.region, queue_name), "QueueName": queue_name, "QueueUrl": url}
+
+
+def _table(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    dynamodb = client("dynamodb")
+    request: dict[str, Any] = {
+        "TableName": p.get("TableName") or f"meshline-local-{name}",
+        "AttributeDefinitions": p["AttributeDefinitions"],
+        "KeySchema": p["KeySchema"],
+        "BillingMode": p.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if "StreamSpecification" in p:
+        request["StreamSpecification"] = {"StreamEnabled": True, **p["StreamSpecification"]}
+    for key in ("GlobalSecondaryIndexes", "DeletionProtectionEnabled"):
+        if key in p:
+            request[key] = p[key]
+    if "SSESpecification" in p:  # CloudFormation says SSEEnabled where the API says Enabled
+        request["SSESpecification"] = {"Enabled": bool(p["SSESpecification"].get("SSEEnabled"))}
+    table = dynamodb.create_table(**request)["TableDescription"]
+    if p.get("TimeToLiveSpecification", {}).get("Enabled"):
+        dynamodb.update_time_to_live(TableName=table["TableName"], TimeToLiveSpecification=p["TimeToLiveSpecification"])
+    attributes = {"Arn": table["TableArn"]}
+    if "LatestStreamArn" in table:
+        attributes["StreamArn"] = table["LatestStreamArn"]
+    return table["TableName"], attributes
+
+
+def _bucket(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    s3 = client("s3")
+    bucket = p.get("BucketName") or f"meshline-local-{name.lower()}"
+    request: dict[str, Any] = {"Bucket": bucket, "ObjectLockEnabledForBucket": bool(p.get("ObjectLockEnabled"))}
+    if d.region != "us-east-1":
+        request["CreateBucketConfiguration"] = {"LocationConstraint": d.region}
+    s3.create_bucket(**request)
+    if "VersioningConfiguration" in p:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": p["VersioningConfiguration"]["Status"]})
+    lock = p.get("ObjectLockConfiguration")
+    if lock and lock.get("Rule"):
+        retention = dict(lock["Rule"]["DefaultRetention"])
+        retention = {key: int(value) if key in {"Days", "Years"} else value for key, value in retention.items()}
+        s3.put_object_lock_configuration(
+            Bucket=bucket,
+            ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": retention}},
+        )
+    if "BucketEncryption" in p:
+        s3.put_bucket_encryption(
+            Bucket=bucket, ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+                    for rule in p["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                ]
+            },
+        )
+    if "PublicAccessBlockConfiguration" in p:
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=p["PublicAccessBlockConfiguration"])
+    if "OwnershipControls" in p:
+        s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=p["OwnershipControls"])
+    return bucket, {"Arn": f"arn:aws:s3:::{bucket}", "DomainName": f"{bucket}.s3.amazonaws.com"}
+
+
+def _bucket_policy(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    # moto evaluates bucket policies, and the local endpoint is plain HTTP: a statement that
+    # denies insecure transport would deny everything here, so only that statement is left out.
+    statements = [
+        statement
+        for statement in p["PolicyDocument"]["Statement"]
+        if "aws:SecureTransport" not in json.dumps(statement.get("Condition", {}))
+    ]
+    if statements:
+        client("s3").put_bucket_policy(Bucket=p["Bucket"], Policy=json.dumps({**p["PolicyDocument"], "Statement": statements}))
+    return f"{p['Bucket']}-policy", {}
+
+
+def _event_bus(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    arn = client("events").create_event_bus(Name=p["Name"])["EventBusArn"]
+    return p["Name"], {"Arn": arn, "Name": p["Name"]}
+
+
+def _log_group(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    logs = client("logs")
+    group = p.get("LogGroupName") or f"/meshline/local/{name}"
+    logs.create_log_group(logGroupName=group)
+    if "RetentionInDays" in p:
+        logs.put_retention_policy(logGroupName=group, retentionInDays=int(p["RetentionInDays"]))
+    return group, {"Arn": _arn("logs", d.region, f"log-group:{group}:*")}
+
+
+def _role(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    iam = client("iam")
+    role_name = p.get("RoleName") or f"meshline-local-{name}"[:64]
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(p["AssumeRolePolicyDocument"]))["Role"]
+    # AWS-managed policies (basic execution, X-Ray, stream reading) are not loaded in moto;
+    # the inline policies, which are the template's own least-privilege grants, are.
+    for policy in p.get("Policies", []):
+        # SAM's generated policies (e.g. for an on-failure destination) omit Version, which
+        # IAM accepts and moto does not.
+        document = {"Version": "2012-10-17", **policy["PolicyDocument"]}
+        iam.put_role_policy(RoleName=role_name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(document))
+    return role_name, {"Arn": role["Arn"], "RoleId": role["RoleId"]}
+
+
+def _layer(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    # The layer's code is the installed `meshline` package; nothing to create in moto.
+    return _arn("lambda", d.region, f"layer:{p.get('LayerName', name)}:1"), {}
+
+
+def _function(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    """Registered in moto (so `aws lambda` sees it, with its resolved environment); run by the local runtime."""
+    code_dir = ROOT / sam_functions()[name]["CodeUri"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for path in sorted(code_dir.glob("*.py")):
+            bundle.write(path, path.name)
+    function_name = p.get("FunctionName") or f"meshline-local-{name}"
+    configuration = client("lambda").create_function(
+        FunctionName=function_name,
+        Runtime=p.get("Runtime", "python3.13"),
+        Role=p["Role"],
+        Handler=p["Handler"],
+        Code={"ZipFile": archive.getvalue()},
+        Timeout=int(p.get("Timeout", 3)),
+        MemorySize=int(p.get("MemorySize", 128)),
+        Environment={"Variables": {k: str(v) for k, v in p.get("Environment", {}).get("Variables", {}).items()}},
+        Architectures=p.get("Architectures", ["x86_64"]),
+    )
+    return function_name, {"Arn": configuration["FunctionArn"]}
+
+
+def _alarm(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    request = {key: p[key] for key in ("AlarmName", "AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic",
+                                       "ComparisonOperator", "TreatMissingData") if key in p}
+    request.update(Period=int(p["Period"]), EvaluationPeriods=int(p["EvaluationPeriods"]), Threshold=float(p["Threshold"]))
+    client("cloudwatch").put_metric_alarm(**request)
+    return p["AlarmName"], {"Arn": _arn("cloudwatch", d.region, f"alarm:{p['AlarmName']}")}
+
+
+_CREATORS = {
+    "AWS::SQS::Queue": _queue,
+    "AWS::DynamoDB::Table": _table,
+    "AWS::S3::Bucket": _bucket,
+    "AWS::S3::BucketPolicy": _bucket_policy,
+    "AWS::Events::EventBus": _event_bus,
+    "AWS::Logs::LogGroup": _log_group,
+    "AWS::IAM::Role": _role,
+    "AWS::Lambda::LayerVersion": _layer,
+    "AWS::Lambda::Function": _function,
+    "AWS::CloudWatch::Alarm": _alarm,
+}
