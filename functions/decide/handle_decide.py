@@ -33,7 +33,7 @@ def record_handler(record: OrderReceivedRecord) -> None:
     logger.info("decided", extra={"outcome": str(result.outcome), "export_id": result.export_id})
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:

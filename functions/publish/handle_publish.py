@@ -22,7 +22,7 @@ def record_handler(record: DynamoDBRecord) -> None:
     logger.info("stream record handled", extra={"outcome": str(outcome), "sk": new_image.get("sk")})
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
