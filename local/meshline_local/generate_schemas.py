@@ -81,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         print(f"wrote schemas/{name}")
+    from meshline_local.samples import write_events
+
+    for name in write_events():
+        print(f"wrote {name}")
     return 0
 
 

@@ -118,3 +118,67 @@ def shopify_webhook_event(body: bytes, tenant_id: str = DEMO_TENANT, **header_op
     return api_gateway_event(
         "POST", f"/webhooks/shopify/{tenant_id}", "/webhooks/shopify/{tenant_id}", {"tenant_id": tenant_id}, headers, body
     )
+
+
+def sample_events() -> dict[str, dict[str, Any]]:
+    """One sample event per function, built from the real Shopify sample (events/)."""
+    from datetime import UTC, datetime
+
+    from meshline.domain.events import OrderReceived
+    from meshline.domain.exports import Trigger, TriggerKind
+    from meshline.domain.routing import decide
+    from meshline.domain.tenants import StockSnapshot
+    from meshline.platforms.shopify import normalize_order, parse_body
+    from meshline_local.seed import DEMO_PROFILE, DEMO_STOCK
+
+    received_at = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
+    body = sample_body()
+    api = shopify_webhook_event(body, event_id="e8e0d7c5-5f2b-4a52-9b0d-6a6f5d0e2c11")
+    api["requestContext"]["requestId"] = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    api["headers"]["X-Shopify-Webhook-Id"] = api["multiValueHeaders"]["X-Shopify-Webhook-Id"][0]
+    order = normalize_order(parse_body(body), DEMO_TENANT)
+    trigger = Trigger(kind=TriggerKind.ORDER_CREATED, trigger_id=f"order_created:{order.order_id}",
+                      source="shopify:orders/create", received_at=received_at,
+                      delivery_ids={"event_id": "e8e0d7c5-5f2b-4a52-9b0d-6a6f5d0e2c11"})
+    message = OrderReceived(trigger=trigger, order=order).model_dump_json()
+    sqs = {"Records": [{
+        "messageId": "059f36b4-87a3-44ab-83d2-661975830a7d", "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+        "body": message,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795617000000", "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                       "ApproximateFirstReceiveTimestamp": "1795617000001", "SequenceNumber": "18849496460467696128",
+                       "MessageGroupId": f"{DEMO_TENANT}:{order.order_id}", "MessageDeduplicationId": "3f2c1e"},
+        "messageAttributes": {}, "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:meshline-dev-order-inbox.fifo", "awsRegion": "us-east-1"}]}
+    export = decide(order, DEMO_PROFILE, StockSnapshot(levels=DEMO_STOCK), trigger, None, received_at)
+    pk = f"ORDER#{DEMO_TENANT}#{order.order_id}"
+    stream = {"Records": [{
+        "eventID": "c4ca4238a0b923820dcc509a6f75849b", "eventName": "INSERT", "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1795617001, "Keys": {"pk": {"S": pk}, "sk": {"S": "V#0000000001"}},
+            "NewImage": {"pk": {"S": pk}, "sk": {"S": "V#0000000001"}, "item_type": {"S": "export"},
+                         "export_id": {"S": export.export_id}, "tenant_id": {"S": DEMO_TENANT},
+                         "order_id": {"S": order.order_id}, "version": {"N": "1"},
+                         "content_hash": {"S": export.content_hash}, "created_at": {"S": "2026-11-25T14:30:00Z"},
+                         "document": {"S": export.canonical_json()}},
+            "SequenceNumber": "111", "SizeBytes": 2048, "StreamViewType": "NEW_IMAGE"},
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/meshline-dev-exports/stream/2026-11-25T00:00:00.000"}]}
+    return {
+        "ingest-shopify-orders-create.json": api,
+        "decide-order-received.json": sqs,
+        "publish-export-inserted.json": stream,
+    }
+
+
+def write_events() -> list[str]:
+    written = []
+    for name, event in sample_events().items():
+        path = ROOT / "events" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(event, indent=2) + "\n")
+        written.append(f"events/{name}")
+    return written
+
+
+if __name__ == "__main__":
+    print("\n".join(f"wrote {name}" for name in write_events()))

@@ -1,0 +1,78 @@
+"""Checked-in artifacts stay generated from their source: schemas from the models, the
+template valid for SAM, sample events signed and shaped as the tests expect."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from meshline.domain.events import OrderReceived
+from meshline.domain.exports import Export
+from meshline_local import generate_schemas
+from tests.payloads import DEMO_SECRET
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_schemas_match_the_models():
+    assert generate_schemas.drift() == [], "run: python3 dev.py schemas"
+
+
+def test_the_export_schema_is_the_one_exports_are_validated_against():
+    from meshline.domain.validation import SCHEMA_FILE, schema_directory
+
+    assert json.loads((schema_directory() / SCHEMA_FILE).read_text()) == json.loads(
+        (ROOT / "schemas" / "export.schema.json").read_text()
+    )
+    assert json.loads((ROOT / "schemas" / "export.schema.json").read_text())["title"] == Export.model_config["json_schema_extra"]["title"]
+
+
+def test_sample_events_are_generated_from_the_samples():
+    from meshline_local.samples import sample_events
+
+    for name, event in sample_events().items():
+        assert json.loads((ROOT / "events" / name).read_text()) == event, f"events/{name} is stale: run python3 dev.py schemas"
+
+
+def test_sample_events_are_signed_with_the_demo_secret_and_parse():
+    from meshline.platforms import shopify
+
+    event = json.loads((ROOT / "events" / "ingest-shopify-orders-create.json").read_text())
+    body = event["body"].encode()
+    assert shopify.signature_matches(body, event["headers"]["X-Shopify-Hmac-Sha256"], [DEMO_SECRET])
+    assert body == (ROOT / "tests" / "fixtures" / "shopify" / "orders-create.json").read_bytes()
+    sqs_event = json.loads((ROOT / "events" / "decide-order-received.json").read_text())
+    assert OrderReceived.model_validate_json(sqs_event["Records"][0]["body"]).order.order_id == "shopify-820982911946154508"
+
+
+def test_template_passes_sam_validate_lint():
+    sam = shutil.which("sam", path=str(Path(sys.executable).parent)) or shutil.which("sam")
+    assert sam, "sam CLI is a dev dependency; run through python3 dev.py test"
+    result = subprocess.run(
+        [sam, "validate", "--lint", "--template-file", str(ROOT / "template.yaml")],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_sam_build_packages_handlers_and_a_layer_with_its_schemas(tmp_path):
+    sam = shutil.which("sam", path=str(Path(sys.executable).parent)) or shutil.which("sam")
+    result = subprocess.run(
+        [sam, "build", "--build-dir", str(tmp_path / "build")],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    layer = tmp_path / "build" / "MeshlineLayer" / "python"
+    assert (layer / "meshline" / "schemas" / "export.schema.json").read_bytes() == (ROOT / "schemas" / "export.schema.json").read_bytes()
+    assert list((layer / "pydantic_core").glob("_pydantic_core.cpython-313-aarch64-linux-gnu.so"))
+    assert not (layer / "botocore").exists()
+    for function, handler in (("IngestFunction", "handle_ingest.py"), ("DecideFunction", "handle_decide.py"), ("PublishFunction", "handle_publish.py")):
+        assert (tmp_path / "build" / function / handler).is_file()
