@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import threading
@@ -149,6 +150,8 @@ def run_stack(args: argparse.Namespace) -> int:
     for name, function in runtime.functions.items():
         print(f"function         {name}: {function.code_dir.relative_to(Path.cwd()) if function.code_dir.is_relative_to(Path.cwd()) else function.code_dir}/{function.handler}")
     stop = threading.Event()
+    # `kill` or a closing terminal: stop the moto server this command started, too.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         runtime.run_pollers(stop)
     except KeyboardInterrupt:
