@@ -137,3 +137,21 @@ def test_a_redelivered_inbox_message_creates_no_second_export(stack):
     stack.runtime.settle()
     assert len(stack.exports.history("acme", "shopify-1001")) == 1
     assert len(stack.drain(stack.warehouse_queue("east"))) == 1
+
+
+def test_archived_exports_are_object_locked(stack):
+    import pytest
+    from botocore.exceptions import ClientError
+
+    from meshline.dal.aws import client
+
+    body = routable_body(1001, "2026-11-25T09:30:00-05:00", [("TEE-BLK-M", 2)])
+    stack.post_webhook(body, shopify_headers(body, event_id="evt-1001"))
+    stack.runtime.settle()
+    s3, bucket = client("s3"), stack.env["PublishFunction"]["ARCHIVE_BUCKET"]
+    key = "exports/acme/shopify-1001/v0000000001.json"
+    [version] = s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
+    # (moto answers GetObjectRetention with a 500 for default retention; the refusal below is the proof.)
+    with pytest.raises(ClientError, match="AccessDenied"):
+        s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+    assert s3.get_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])["Body"].read()

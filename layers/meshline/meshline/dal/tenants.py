@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from meshline.dal.aws import client
@@ -45,10 +46,15 @@ class TenantStore:
         items: list[dict] = []
         for start in range(0, len(keys), BATCH_LIMIT):
             request = {self.table: {"Keys": keys[start : start + BATCH_LIMIT], "ConsistentRead": True}}
-            while request:
+            for attempt in range(8):
                 response = dynamodb.batch_get_item(RequestItems=request)
                 items.extend(response["Responses"].get(self.table, []))
                 request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(0.05 * 2**attempt)  # unprocessed keys mean throttling: back off
+            else:
+                raise RuntimeError(f"{self.table}: keys still unprocessed after 8 attempts")
         return items
 
     def put_profile(self, profile: TenantProfile) -> None:
