@@ -17,7 +17,8 @@ from pydantic import BaseModel
 from meshline.domain.events import EVENT_DETAIL_MODELS, EVENT_SOURCE, OrderReceived
 from meshline.domain.exports import Export
 from meshline.domain.orders import Order
-from meshline.domain.tenants import StockSnapshot, TenantProfile
+from meshline.domain.inventory import StockSnapshot
+from meshline.domain.policy import PolicyDraft, TenantPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"
@@ -26,7 +27,8 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DOCUMENTS: dict[str, type[BaseModel]] = {
     "export.schema.json": Export,
     "order.schema.json": Order,
-    "tenant-profile.schema.json": TenantProfile,
+    "tenant-policy.schema.json": TenantPolicy,
+    "policy-draft.schema.json": PolicyDraft,
     "stock-snapshot.schema.json": StockSnapshot,
     "messages/order-received.schema.json": OrderReceived,
 }

@@ -127,9 +127,9 @@ def sample_events() -> dict[str, dict[str, Any]]:
     from meshline.domain.events import OrderReceived
     from meshline.domain.exports import Trigger, TriggerKind
     from meshline.domain.routing import decide
-    from meshline.domain.tenants import StockSnapshot
+    from meshline.domain.inventory import StockSnapshot
     from meshline.platforms.shopify import normalize_order, parse_body
-    from meshline_local.seed import DEMO_PROFILE, DEMO_STOCK
+    from meshline_local.seed import DEMO_POLICY, DEMO_STOCK
 
     received_at = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
     body = sample_body()
@@ -149,7 +149,7 @@ def sample_events() -> dict[str, dict[str, Any]]:
                        "MessageGroupId": f"{DEMO_TENANT}:{order.order_id}", "MessageDeduplicationId": "3f2c1e"},
         "messageAttributes": {}, "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3", "eventSource": "aws:sqs",
         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:meshline-dev-order-inbox.fifo", "awsRegion": "us-east-1"}]}
-    export = decide(order, DEMO_PROFILE, StockSnapshot(levels=DEMO_STOCK), trigger, None, received_at)
+    export = decide(order, DEMO_POLICY, StockSnapshot(levels=DEMO_STOCK), trigger, None, received_at)
     pk = f"ORDER#{DEMO_TENANT}#{order.order_id}"
     stream = {"Records": [{
         "eventID": "c4ca4238a0b923820dcc509a6f75849b", "eventName": "INSERT", "eventVersion": "1.1",

@@ -5,25 +5,54 @@ Works against any endpoint the process's boto3 clients point at (moto here).
 
 from __future__ import annotations
 
+from datetime import date
+
 from meshline.dal.aws import client
 from meshline.dal.publication import warehouse_queue_name
 from meshline.dal.secrets import parameter_name
 from meshline.dal.tenants import TenantStore
-from meshline.domain.tenants import TenantProfile, Warehouse
+from meshline.domain.orders import Address, GeoPoint
+from meshline.domain.policy import BusinessCalendar, TenantPolicy, Warehouse
 from meshline_local.runtime import LocalRuntime
 from meshline_local.samples import DEMO_SECRET, DEMO_TENANT
 
-DEMO_PROFILE = TenantProfile(
+US_HOLIDAYS_2026 = [date(2026, 11, 26), date(2026, 12, 25), date(2027, 1, 1)]
+
+DEMO_POLICY = TenantPolicy(
     tenant_id=DEMO_TENANT,
-    name="Acme Outfitters",
-    policy_version="acme/2026-11-01",
-    escalation_contacts=["ops@acme-outfitters.example"],
+    version=1,
+    name="Acme Outfitters: nearest warehouse that makes today's cutoff",
+    watchers=["agency:night-desk"],
     warehouses=[
-        Warehouse(warehouse_id="east", name="Newark DC", priority=1, time_zone="America/New_York",
-                  cutoff_local="15:00", operator="3pl:east-logistics"),
-        Warehouse(warehouse_id="west", name="Reno DC", priority=2, time_zone="America/Los_Angeles",
-                  cutoff_local="14:00", operator="3pl:west-fulfil"),
+        Warehouse(warehouse_id="east", name="Newark DC", priority=1, operator="3pl:east-logistics",
+                  time_zone="America/New_York", cutoff_local="15:00", daily_capacity=500, cost_per_shipment_cents=650,
+                  location=GeoPoint(latitude=40.7357, longitude=-74.1724), serves=["US", "CA"],
+                  address=Address(line1="1 Port St", city="Newark", region_code="NJ", country_code="US"),
+                  calendar=BusinessCalendar(holidays=US_HOLIDAYS_2026)),
+        Warehouse(warehouse_id="west", name="Reno DC", priority=2, operator="3pl:west-fulfil",
+                  time_zone="America/Los_Angeles", cutoff_local="14:00", daily_capacity=300, cost_per_shipment_cents=590,
+                  location=GeoPoint(latitude=39.5296, longitude=-119.8138), serves=["US"], tags=["hazmat"],
+                  address=Address(line1="9 Desert Way", city="Reno", region_code="NV", country_code="US"),
+                  calendar=BusinessCalendar(holidays=US_HOLIDAYS_2026)),
     ],
+    routing=[
+        {"name": "in-region", "filters": [{"kind": "serves_destination"}, {"kind": "capacity_left"}],
+         "sorts": ["makes_cutoff", "distance", "priority"]},
+        {"name": "anywhere", "sorts": ["priority"]},
+    ],
+    split={"mode": "minimize_shipments"},
+    backorder={"mode": "ship_available", "promise_days": 10},
+    service_levels={"standard": {"handling_days": 1}, "express": {"handling_days": 0}, "overnight": {"handling_days": 0}},
+    exception_paths=[
+        {"on": "default", "ladder": [{"contact": "ops@acme-outfitters.example", "within_minutes": 240}]},
+        {"on": "dispatch", "retry_budget": 2, "fallback": "reroute",
+         "ladder": [{"contact": "agency:fulfillment-team", "within_minutes": 60},
+                    {"contact": "ops@acme-outfitters.example", "within_minutes": 240}]},
+        {"on": "rejected:incorrect_address", "fallback": "hold_for_review",
+         "ladder": [{"contact": "merchant:acme", "within_minutes": 120}]},
+    ],
+    instructions=[{"kind": "promotional_insert", "text": "Add the winter catalogue", "promotions": ["WINTER26"]},
+                  {"kind": "packing", "text": "Mugs travel in double bubble wrap", "skus": ["MUG-CLASSIC"]}],
 )
 
 # The real Shopify sample's two hats are stocked in the west only; the demo's own SKUs spread out.
@@ -40,11 +69,12 @@ def environment(runtime: LocalRuntime, function: str) -> dict[str, str]:
     return runtime.functions[function].environment
 
 
-def seed_tenant(runtime: LocalRuntime, profile: TenantProfile = DEMO_PROFILE, stock: dict | None = None,
+def seed_tenant(runtime: LocalRuntime, profile: TenantPolicy = DEMO_POLICY, stock: dict | None = None,
                 secret: str = DEMO_SECRET) -> list[str]:
-    """Returns the warehouse queue URLs it created."""
+    """Stores the policy as the tenant's active version; returns the warehouse queue URLs it created."""
     tenants = TenantStore(environment(runtime, "DecideFunction")["TENANTS_TABLE"])
-    tenants.put_profile(profile)
+    tenants.put_policy(profile.tenant_id, profile.draft(), expected_version=profile.version - 1 or None,
+                       actor="system:seed")
     for sku, levels in (DEMO_STOCK if stock is None else stock).items():
         tenants.put_stock(profile.tenant_id, sku, levels)
     prefix = environment(runtime, "IngestFunction")["TENANT_PARAMETER_PREFIX"]

@@ -11,12 +11,12 @@ from meshline.domain.exports import Export, content_hash
 from meshline.domain.routing import decide
 from meshline.domain.validation import export_schema_errors, validate_export_document
 
-from .domain_builders import NOW, order, stock, tenant, trigger
+from .domain_builders import NOW, order, policy, stock, trigger
 
 
 def _chain():
-    first = decide(order(("A", 1)), tenant(), stock(A={"east": 1}), trigger(), None, NOW)
-    second = decide(order(("A", 1)), tenant(), stock(A={"west": 1}), trigger(), first, NOW)
+    first = decide(order(("A", 1)), policy(), stock(A={"east": 1}), trigger(), None, NOW)
+    second = decide(order(("A", 1)), policy(), stock(A={"west": 1}), trigger(), first, NOW)
     return [json.loads(first.canonical_json()), json.loads(second.canonical_json())]
 
 

@@ -1,45 +1,123 @@
-"""Tenant profiles and stock levels, read together in one BatchGetItem per decision."""
+"""Tenant policies (versioned, immutable), stock levels and dispatch bookings.
+
+Items of one tenant (pk `TENANT#<tenant>`):
+- `POLICY#<version, 6 digits>`: one immutable policy version, never overwritten;
+- `POLICY#ACTIVE`: a copy of the active version's document, so that a decision reads the
+  policy and the stock of the order's SKUs in one BatchGetItem;
+- `SKU#<sku>`: units available per warehouse (`levels`, a map);
+- `DISPATCHES#<warehouse>#<local date>`: dispatches booked on that ship day, counted by
+  the decide flow in the same transaction as the export that books them.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from botocore.exceptions import ClientError
 
 from meshline.dal.aws import client
-from meshline.domain.tenants import StockSnapshot, TenantProfile
+from meshline.domain.inventory import StockSnapshot
+from meshline.domain.orders import Order
+from meshline.domain.policy import CapacityLeft, PolicyDraft, TenantPolicy
+from meshline.domain.sla import ship_day
+from meshline.domain.types import format_utc
 
-PROFILE = "PROFILE"
+ACTIVE = "POLICY#ACTIVE"
 BATCH_LIMIT = 100
 
 
 class UnknownTenant(LookupError):
     def __init__(self, tenant_id: str):
         self.tenant_id = tenant_id
-        super().__init__(f"unknown tenant '{tenant_id}'")
+        super().__init__(f"unknown tenant '{tenant_id}': it has no active policy")
 
 
-def _tenant_key(tenant_id: str) -> str:
+class UnknownPolicyVersion(LookupError):
+    def __init__(self, tenant_id: str, version: int):
+        super().__init__(f"tenant '{tenant_id}' has no policy version {version}")
+
+
+class StalePolicyVersion(RuntimeError):
+    """The caller's expected active version is not the active one: someone changed it first."""
+
+    def __init__(self, tenant_id: str, expected: int | None, active: int | None):
+        self.active = active
+        super().__init__(
+            f"tenant '{tenant_id}': expected active policy version {expected if expected is not None else '(none)'}, "
+            f"but the active version is {active if active is not None else '(none)'}; read it and submit again"
+        )
+
+
+@dataclass(frozen=True)
+class PolicyVersionSummary:
+    version: int
+    policy_hash: str
+    created_at: str
+    created_by: str
+    name: str
+
+
+def tenant_key(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}"
+
+
+def version_key(version: int) -> str:
+    return f"POLICY#{version:06d}"
+
+
+def dispatches_key(warehouse_id: str, day: date) -> str:
+    return f"DISPATCHES#{warehouse_id}#{day.isoformat()}"
+
+
+# Versions are immutable, so a parsed policy can be kept for the life of the execution environment.
+_parsed: dict[tuple[str, int, str], TenantPolicy] = {}
+
+
+def _policy_from_item(item: Mapping) -> TenantPolicy:
+    key = (item["pk"]["S"], int(item["version"]["N"]), item["policy_hash"]["S"])
+    policy = _parsed.get(key)
+    if policy is None:
+        policy = _parsed[key] = TenantPolicy.model_validate_json(item["document"]["S"])
+    return policy
 
 
 class TenantStore:
     def __init__(self, table: str):
         self.table = table
 
-    def load(self, tenant_id: str, skus: Iterable[str]) -> tuple[TenantProfile, StockSnapshot]:
-        pk = _tenant_key(tenant_id)
-        sort_keys = [PROFILE, *sorted({f"SKU#{sku}" for sku in skus})]
+    # --- what a decision reads ---
+
+    def load(self, tenant_id: str, order: Order) -> tuple[TenantPolicy, StockSnapshot]:
+        """The active policy and the stock of the order's SKUs (one BatchGetItem), plus the
+        dispatches booked on each candidate ship day when the policy counts capacity."""
+        pk = tenant_key(tenant_id)
+        sort_keys = [ACTIVE, *sorted({f"SKU#{line.sku}" for line in order.lines})]
         items = self._batch_get([{"pk": {"S": pk}, "sk": {"S": sk}} for sk in sort_keys])
-        profile_item = next((item for item in items if item["sk"]["S"] == PROFILE), None)
-        if profile_item is None:
+        active = next((item for item in items if item["sk"]["S"] == ACTIVE), None)
+        if active is None:
             raise UnknownTenant(tenant_id)
-        profile = TenantProfile.model_validate_json(profile_item["document"]["S"])
+        policy = _policy_from_item(active)
         levels = {
             item["sk"]["S"].removeprefix("SKU#"): {wh: int(units["N"]) for wh, units in item["levels"]["M"].items()}
             for item in items
             if item["sk"]["S"].startswith("SKU#")
         }
-        return profile, StockSnapshot(levels=levels)
+        return policy, StockSnapshot(levels=levels, dispatches=self._dispatches(policy, order))
+
+    def _dispatches(self, policy: TenantPolicy, order: Order) -> dict[str, dict[date, int]]:
+        counts_capacity = any(isinstance(f, CapacityLeft) for rule in policy.routing for f in rule.filters)
+        limited = [warehouse for warehouse in policy.warehouses if warehouse.daily_capacity is not None]
+        if not counts_capacity or not limited:
+            return {}
+        terms = policy.terms(order.service_level)
+        days = {warehouse.warehouse_id: ship_day(warehouse, order.placed_at, terms) for warehouse in limited}
+        pk = tenant_key(policy.tenant_id)
+        items = self._batch_get([{"pk": {"S": pk}, "sk": {"S": dispatches_key(wid, day)}} for wid, day in days.items()])
+        booked = {item["sk"]["S"]: int(item["booked"]["N"]) for item in items}
+        return {wid: {day: booked.get(dispatches_key(wid, day), 0)} for wid, day in days.items()}
 
     def _batch_get(self, keys: list[dict]) -> list[dict]:
         dynamodb = client("dynamodb")
@@ -57,23 +135,118 @@ class TenantStore:
                 raise RuntimeError(f"{self.table}: keys still unprocessed after 8 attempts")
         return items
 
-    def put_profile(self, profile: TenantProfile) -> None:
-        client("dynamodb").put_item(
-            TableName=self.table,
-            Item={
-                "pk": {"S": _tenant_key(profile.tenant_id)},
-                "sk": {"S": PROFILE},
-                "document": {"S": profile.model_dump_json()},
-                "policy_version": {"S": profile.policy_version},
-            },
-        )
+    def booking_updates(self, tenant_id: str, deltas: Mapping[tuple[str, date], int]) -> list[dict]:
+        """TransactWriteItems entries that move dispatch counts by `deltas`."""
+        return [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": {"S": tenant_key(tenant_id)}, "sk": {"S": dispatches_key(wid, day)}},
+                    "UpdateExpression": "ADD booked :delta",
+                    "ExpressionAttributeValues": {":delta": {"N": str(delta)}},
+                }
+            }
+            for (wid, day), delta in sorted(deltas.items())
+            if delta
+        ]
+
+    # --- policy administration ---
+
+    def active_policy(self, tenant_id: str) -> TenantPolicy | None:
+        item = client("dynamodb").get_item(
+            TableName=self.table, Key={"pk": {"S": tenant_key(tenant_id)}, "sk": {"S": ACTIVE}}, ConsistentRead=True
+        ).get("Item")
+        return _policy_from_item(item) if item else None
+
+    def policy_version(self, tenant_id: str, version: int) -> TenantPolicy:
+        pk = tenant_key(tenant_id)
+        cached = next((p for (k, v, _), p in _parsed.items() if k == pk and v == version), None)
+        if cached is not None:
+            return cached
+        item = client("dynamodb").get_item(
+            TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": version_key(version)}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            raise UnknownPolicyVersion(tenant_id, version)
+        return _policy_from_item(item)
+
+    def policy_versions(self, tenant_id: str) -> list[PolicyVersionSummary]:
+        request = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": tenant_key(tenant_id)}, ":prefix": {"S": "POLICY#0"}},
+            "ProjectionExpression": "version, policy_hash, created_at, created_by, policy_name",
+        }
+        summaries = []
+        while True:
+            response = client("dynamodb").query(**request)
+            for item in response.get("Items", []):
+                summaries.append(
+                    PolicyVersionSummary(
+                        version=int(item["version"]["N"]),
+                        policy_hash=item["policy_hash"]["S"],
+                        created_at=item["created_at"]["S"],
+                        created_by=item["created_by"]["S"],
+                        name=item.get("policy_name", {}).get("S", ""),
+                    )
+                )
+            if "LastEvaluatedKey" not in response:
+                return summaries
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def put_policy(
+        self, tenant_id: str, draft: PolicyDraft, expected_version: int | None, actor: str, now: datetime | None = None
+    ) -> TenantPolicy:
+        """Store `draft` as the next version and make it active, if `expected_version` is still
+        the active one (None: the tenant has no policy yet). Both writes or neither."""
+        version = (expected_version or 0) + 1
+        policy = TenantPolicy.from_draft(draft, tenant_id, version)
+        pk = tenant_key(tenant_id)
+        attributes = {
+            "pk": {"S": pk},
+            "version": {"N": str(version)},
+            "policy_hash": {"S": policy.policy_hash},
+            "created_at": {"S": format_utc(now or datetime.now().astimezone())},
+            "created_by": {"S": actor},
+            "policy_name": {"S": policy.name},
+            "document": {"S": policy.model_dump_json()},
+        }
+        if expected_version is None:
+            active_condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            active_condition = {
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
+        try:
+            client("dynamodb").transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table, "Item": {**attributes, "sk": {"S": version_key(version)}},
+                             "ConditionExpression": "attribute_not_exists(pk)"}},
+                    {"Put": {"TableName": self.table, "Item": {**attributes, "sk": {"S": ACTIVE}}, **active_condition}},
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            current = self.active_policy(tenant_id)
+            raise StalePolicyVersion(tenant_id, expected_version, current.version if current else None) from error
+        return policy
 
     def put_stock(self, tenant_id: str, sku: str, levels: dict[str, int]) -> None:
         client("dynamodb").put_item(
             TableName=self.table,
             Item={
-                "pk": {"S": _tenant_key(tenant_id)},
+                "pk": {"S": tenant_key(tenant_id)},
                 "sk": {"S": f"SKU#{sku}"},
                 "levels": {"M": {wh: {"N": str(units)} for wh, units in levels.items()}},
             },
         )
+
+    def stock_levels(self, tenant_id: str, skus: Iterable[str]) -> dict[str, dict[str, int]]:
+        pk = tenant_key(tenant_id)
+        items = self._batch_get([{"pk": {"S": pk}, "sk": {"S": f"SKU#{sku}"}} for sku in sorted(set(skus))])
+        return {
+            item["sk"]["S"].removeprefix("SKU#"): {wh: int(units["N"]) for wh, units in item["levels"]["M"].items()}
+            for item in items
+        }

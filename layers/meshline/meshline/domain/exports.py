@@ -24,6 +24,7 @@ class IntendedAction(StrEnum):
     BACKORDER = "backorder"
     HOLD_FOR_REVIEW = "hold_for_review"
     CANCEL = "cancel"
+    NOTHING_TO_SHIP = "nothing_to_ship"
 
 
 class LineAction(StrEnum):
@@ -69,8 +70,12 @@ class Supersedes(_Frozen):
 
 
 class DecisionVersion(_Frozen):
-    policy_version: str = Field(min_length=1)
-    inputs_hash: Sha256Hex = Field(description="sha256 of the canonical JSON of every input to the decision.")
+    policy_version: PositiveInt = Field(description="The tenant policy version the decision was made under.")
+    policy_hash: Sha256Hex = Field(description="sha256 of that policy version's canonical JSON.")
+    engine: str = Field(min_length=1, description="Version of the routing engine's rules.")
+    inputs_hash: Sha256Hex = Field(
+        description="sha256 of the canonical JSON of every input: order, stock read, policy hash, trigger, previous export, clock."
+    )
 
 
 class ExportLine(_Frozen):
@@ -93,14 +98,33 @@ class PickWindow(_Frozen):
 
 
 class Sla(_Frozen):
-    ship_by: UtcDatetime | None = None
+    service_level: str | None = Field(default=None, description="The order's service level.")
+    ship_by: UtcDatetime | None = Field(default=None, description="The earliest ship-by among the shipments.")
     pick_window: PickWindow | None = None
+    promised_by: UtcDatetime | None = Field(default=None, description="Promise date for backordered lines.")
+
+
+class Shipment(_Frozen):
+    """What one warehouse must dispatch, and by when."""
+
+    warehouse_id: WarehouseId
+    line_ids: list[str] = Field(min_length=1)
+    ship_by: UtcDatetime
+    pick_window: PickWindow
+
+
+class EscalationContact(_Frozen):
+    contact: str = Field(min_length=3)
+    within_minutes: PositiveInt
 
 
 class ExceptionPath(_Frozen):
+    on: str = Field(min_length=1, description="The policy's exception rule this path comes from.")
     kind: ExceptionKind
+    fallback: str = Field(min_length=1, description="What happens when the retry budget is spent.")
     contacts: list[str] = Field(default_factory=list)
     retry_budget: int = Field(ge=0, description="Automatic attempts left before escalation.")
+    ladder: list[EscalationContact] = Field(default_factory=list, description="Who is escalated to, in order.")
 
 
 class Instruction(_Frozen):
@@ -111,10 +135,26 @@ class Instruction(_Frozen):
 
 class CandidateExplanation(_Frozen):
     warehouse_id: WarehouseId
-    kept: bool
-    rule: str = Field(description="The rule that kept or eliminated this warehouse.")
-    detail: str = ""
+    kept: bool = Field(description="Survived the routing rule's filters.")
+    eliminated_by: str | None = Field(default=None, description="The filter that eliminated it.")
+    rank: PositiveInt | None = Field(default=None, description="Place after sorting, 1 is best; None if eliminated.")
     score: dict[str, int] = Field(default_factory=dict, description="Score per sort key; integers keep hashes exact.")
+    allocated_lines: list[str] = Field(default_factory=list, description="Lines it was given.")
+    detail: str = ""
+
+
+class RuleTrial(_Frozen):
+    rule: str
+    outcome: str = Field(description="What trying this routing rule gave.")
+
+
+class Explanation(_Frozen):
+    """Why: the routing rules tried, and for the rule applied, every candidate warehouse."""
+
+    summary: str = ""
+    applied_rule: str | None = None
+    rules_tried: list[RuleTrial] = Field(default_factory=list)
+    candidates: list[CandidateExplanation] = Field(default_factory=list)
 
 
 class AuditEntry(_Frozen):
@@ -146,10 +186,11 @@ class Export(_Frozen):
     intended_action: IntendedAction
     lines: list[ExportLine] = Field(min_length=1)
     sla: Sla
+    shipments: list[Shipment] = Field(default_factory=list)
     valid_until: UtcDatetime
     exception_path: ExceptionPath
     instructions: list[Instruction] = Field(default_factory=list)
-    explanation: list[CandidateExplanation] = Field(default_factory=list)
+    explanation: Explanation = Field(default_factory=Explanation)
     audit_trail: list[AuditEntry] = Field(min_length=1)
     justification: str | None = None
     signature: str | None = None
@@ -164,6 +205,13 @@ class Export(_Frozen):
             raise ValueError("version 1 supersedes nothing; every later version must name the export it supersedes")
         if self.trigger.kind is TriggerKind.MANUAL_OVERRIDE and not (self.justification and self.signature):
             raise ValueError("a manual override requires a justification and a signature")
+        line_ids = [line.line_id for line in self.lines]
+        if len(set(line_ids)) != len(line_ids):
+            raise ValueError("every order line appears exactly once in lines")
+        shipped = {(line.line_id, line.warehouse_id) for line in self.lines if line.action is LineAction.SHIP}
+        dispatched = [(line_id, shipment.warehouse_id) for shipment in self.shipments for line_id in shipment.line_ids]
+        if len(set(dispatched)) != len(dispatched) or set(dispatched) != shipped:
+            raise ValueError("shipments must list exactly the shipped lines, each under its warehouse")
         return self
 
     def warehouses(self) -> list[str]:
@@ -194,7 +242,8 @@ def content_hash(document_without_hash: dict[str, Any]) -> str:
 def seal(fields: dict[str, Any]) -> Export:
     """Build an export from its fields, computing the content hash over everything else."""
     unsealed = {key: value for key, value in fields.items() if key != "content_hash"}
-    # Validate once without the hash to get the JSON form the hash is defined over.
+    # Validate once with a placeholder hash to get the JSON form the hash is defined over;
+    # the real hash satisfies the same constraint, so it is set without validating twice.
     probe = Export.model_validate({**unsealed, "content_hash": "0" * 64})
     document = probe.model_dump(mode="json", exclude={"content_hash"})
-    return Export.model_validate({**document, "content_hash": content_hash(document)})
+    return probe.model_copy(update={"content_hash": content_hash(document)})

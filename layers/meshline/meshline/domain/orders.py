@@ -27,6 +27,13 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class GeoPoint(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+
+
 class Address(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -39,6 +46,7 @@ class Address(BaseModel):
     postal_code: str | None = None
     country_code: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2.")
     phone: str | None = None
+    location: GeoPoint | None = Field(default=None, description="Geocoded point, when the platform provides one.")
 
 
 class OrderLine(BaseModel):
@@ -49,6 +57,9 @@ class OrderLine(BaseModel):
     quantity: PositiveInt
     title: str = ""
     requires_shipping: bool = True
+    kit_id: str | None = Field(
+        default=None, description="Lines of one kit or bundle share it; the split policy can keep them together."
+    )
 
 
 class Order(BaseModel):
@@ -70,6 +81,7 @@ class Order(BaseModel):
     destination: Address | None = None
     lines: list[OrderLine] = Field(min_length=1)
     tags: list[str] = Field(default_factory=list)
+    promotions: list[str] = Field(default_factory=list, description="Discount or promotion codes applied.")
 
     def shippable_lines(self) -> list[OrderLine]:
         return [line for line in self.lines if line.requires_shipping]

@@ -1,26 +1,49 @@
-"""The routing decision: a pure, deterministic function of (order, tenant, stock, trigger, previous, clock).
+"""The routing engine: a pure, deterministic function of
+(order, stock snapshot, policy version, trigger, previous export, clock) -> export.
 
-Walking-skeleton rule: ship every line from the highest-priority warehouse that holds all
-of them; if none does, backorder. A cancelled order is not routed at all. The explanation
-records, for every candidate warehouse, the rule that kept or eliminated it.
+Same inputs, same export, byte for byte: nothing here reads a clock, a random source,
+the environment or a set's iteration order. Every order line is covered exactly once
+(shipped from one warehouse, backordered, cancelled, or not shippable), no warehouse is
+given more units of a SKU than it has above its safety stock, and the split policy bounds
+the number of warehouses.
+
+How a decision is made:
+1. Lines are grouped: a kit (lines sharing a kit_id, when the policy keeps kits together)
+   is allocated as one unit; every other line is its own group.
+2. Routing rules are tried in order. Each filters the tenant's warehouses, ranks the
+   survivors lexicographically by its sort keys (ties: the policy's listing order), and
+   allocates groups under the split policy. The first rule that ships every group wins;
+   if none does, the rule that ships the most units is kept (ties: the earlier rule).
+3. The backorder policy decides what happens to what could not be allocated.
+4. Ownership, exception path, SLA (per shipment, from the ship-by engine) and packing
+   instructions come from the policy.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import datetime, timedelta
+import hashlib
+import heapq
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from meshline.domain.exports import (
     AuditEntry,
     CandidateExplanation,
     DecisionVersion,
+    EscalationContact,
     ExceptionKind,
     ExceptionPath,
+    Explanation,
     Export,
     ExportLine,
+    Instruction,
     IntendedAction,
     LineAction,
+    RuleTrial,
+    Shipment,
     Sla,
     Supersedes,
     Trigger,
@@ -29,41 +52,60 @@ from meshline.domain.exports import (
     seal,
     sha256_hex,
 )
-from meshline.domain.orders import Order, OrderStatus
-from meshline.domain.sla import ship_by_for
-from meshline.domain.tenants import StockSnapshot, TenantProfile, Warehouse
+from pydantic_core import to_json
+
+from meshline.domain.inventory import StockSnapshot
+from meshline.domain.orders import Order, OrderLine, OrderStatus
+from meshline.domain.policy import (
+    BackorderMode,
+    CapacityLeft,
+    ExcludeWarehouses,
+    FallbackAction,
+    RequiredTags,
+    RoutingRule,
+    SafetyStock,
+    ServesDestination,
+    SortKey,
+    SplitMode,
+    TenantPolicy,
+    Warehouse,
+)
+from meshline.domain.types import format_utc
+from meshline.domain.sla import makes_todays_cutoff, ship_by_for, ship_day
+
+ENGINE_VERSION = "2026.11-2"
+"""Changes whenever a rule of this module changes meaning; replay reports a mismatch in it."""
 
 DECIDER = "system:meshline-decide"
-REVIEW_AGAIN_AFTER = timedelta(hours=24)
-ROUTED_RETRY_BUDGET = 2
+EARTH_RADIUS_KM = 6371.0
+UNKNOWN_DISTANCE = 10**9
 
 
 def decide(
     order: Order,
-    tenant: TenantProfile,
+    policy: TenantPolicy,
     stock: StockSnapshot,
     trigger: Trigger,
     previous: Export | None,
     now: datetime,
 ) -> Export:
-    inputs_hash = _inputs_hash(order, tenant, stock, trigger, previous, now)
-    merchant = f"merchant:{tenant.tenant_id}"
-
+    if order.tenant_id != policy.tenant_id:
+        raise ValueError(f"order of tenant '{order.tenant_id}' cannot be decided under a policy of '{policy.tenant_id}'")
     if order.status is OrderStatus.CANCELLED:
-        fields = _cancelled(order, tenant, now)
-        change = f"cancel: the order arrived cancelled ({order.cancel_reason or 'no reason given'}); nothing ships"
+        outcome = _cancelled(order, f"the order arrived cancelled ({order.cancel_reason or 'no reason given'})")
+    elif not order.shippable_lines():
+        outcome = _Outcome(
+            action=IntendedAction.NOTHING_TO_SHIP,
+            lines=_lines_with(order, {}, LineAction.NO_SHIPPING),
+            explanation=Explanation(summary="no line requires shipping"),
+        )
     else:
-        explanation, chosen = _rank_warehouses(order, tenant, stock)
-        if chosen is not None:
-            fields = _routed(order, tenant, chosen, explanation, merchant)
-            change = f"route {len(order.shippable_lines())} line(s) to {chosen.warehouse_id}: highest-priority warehouse holding every line"
-        else:
-            fields = _backordered(order, tenant, explanation, merchant, now)
-            change = "backorder: no warehouse holds every line"
+        outcome = _route(order, policy, stock, now)
 
     version = previous.version + 1 if previous else 1
     trail = list(previous.audit_trail) if previous else []
-    trail.append(AuditEntry(ts=now, actor=DECIDER, change=f"v{version} ({trigger.kind}): {change}"))
+    trail.append(AuditEntry(ts=now, actor=DECIDER, change=f"v{version} ({trigger.kind}): {outcome.explanation.summary}"))
+    owner = _owner(policy, outcome)
     return seal(
         {
             "export_id": export_id_for(order.tenant_id, order.order_id, version),
@@ -73,143 +115,593 @@ def decide(
             "supersedes": Supersedes(export_id=previous.export_id, content_hash=previous.content_hash) if previous else None,
             "created_at": now,
             "trigger": trigger,
-            "decision_version": DecisionVersion(policy_version=tenant.policy_version, inputs_hash=inputs_hash),
+            "owning_party": owner,
+            "watchers": [party for party in dict.fromkeys([*policy.watchers, policy.agency_team, policy.merchant]) if party != owner],
+            "decision_version": DecisionVersion(
+                policy_version=policy.version,
+                policy_hash=policy.policy_hash,
+                engine=ENGINE_VERSION,
+                inputs_hash=inputs_hash(order, policy, stock, trigger, previous, now),
+            ),
+            "intended_action": outcome.action,
+            "lines": outcome.lines,
+            "sla": _sla(order, policy, outcome, now),
+            "shipments": outcome.shipments,
+            "valid_until": _valid_until(order, policy, outcome, now),
+            "exception_path": _exception_path(policy, outcome.action),
+            "instructions": _instructions(order, policy, outcome.lines),
+            "explanation": outcome.explanation,
             "audit_trail": trail,
-            **fields,
         }
     )
 
 
-def _required_units(order: Order) -> Counter[str]:
-    required: Counter[str] = Counter()
-    for line in order.shippable_lines():
-        required[line.sku] += line.quantity
-    return required
-
-
-def _rank_warehouses(
-    order: Order, tenant: TenantProfile, stock: StockSnapshot
-) -> tuple[list[CandidateExplanation], Warehouse | None]:
-    required = _required_units(order)
-    explanation: list[CandidateExplanation] = []
-    chosen: Warehouse | None = None
-    for warehouse in sorted(tenant.warehouses, key=lambda w: (w.priority, w.warehouse_id)):
-        short = [
-            f"{sku} (needs {units}, has {stock.available(sku, warehouse.warehouse_id)})"
-            for sku, units in sorted(required.items())
-            if stock.available(sku, warehouse.warehouse_id) < units
-        ]
-        score = {"priority": warehouse.priority}
-        if short:
-            explanation.append(
-                CandidateExplanation(
-                    warehouse_id=warehouse.warehouse_id,
-                    kept=False,
-                    rule="holds_all_lines",
-                    detail="short of " + ", ".join(short),
-                    score=score,
-                )
-            )
-        elif chosen is None:
-            chosen = warehouse
-            explanation.append(
-                CandidateExplanation(
-                    warehouse_id=warehouse.warehouse_id,
-                    kept=True,
-                    rule="highest_priority",
-                    detail="holds every line; chosen",
-                    score=score,
-                )
-            )
-        else:
-            explanation.append(
-                CandidateExplanation(
-                    warehouse_id=warehouse.warehouse_id,
-                    kept=True,
-                    rule="highest_priority",
-                    detail=f"holds every line; {chosen.warehouse_id} has a higher priority",
-                    score=score,
-                )
-            )
-    return explanation, chosen
-
-
-def _line_actions(order: Order, action: LineAction, warehouse_id: str | None = None) -> list[ExportLine]:
-    return [
-        ExportLine(
-            line_id=line.line_id,
-            sku=line.sku,
-            quantity=line.quantity,
-            action=action if line.requires_shipping else LineAction.NO_SHIPPING,
-            warehouse_id=warehouse_id if line.requires_shipping and action is LineAction.SHIP else None,
-        )
-        for line in order.lines
-    ]
-
-
-def _routed(
-    order: Order, tenant: TenantProfile, chosen: Warehouse, explanation: list[CandidateExplanation], merchant: str
-) -> dict[str, Any]:
-    sla = ship_by_for(chosen, order.placed_at)
-    return {
-        "owning_party": chosen.operator,
-        "watchers": [tenant.agency_team, merchant],
-        "intended_action": IntendedAction.ROUTE,
-        "lines": _line_actions(order, LineAction.SHIP, chosen.warehouse_id),
-        "sla": sla,
-        "valid_until": sla.ship_by,
-        "exception_path": ExceptionPath(
-            kind=ExceptionKind.AUTO_RETRY, contacts=list(tenant.escalation_contacts), retry_budget=ROUTED_RETRY_BUDGET
-        ),
-        "explanation": explanation,
-    }
-
-
-def _backordered(
-    order: Order, tenant: TenantProfile, explanation: list[CandidateExplanation], merchant: str, now: datetime
-) -> dict[str, Any]:
-    return {
-        "owning_party": merchant,
-        "watchers": [tenant.agency_team],
-        "intended_action": IntendedAction.BACKORDER,
-        "lines": _line_actions(order, LineAction.BACKORDER),
-        "sla": Sla(),
-        "valid_until": now + REVIEW_AGAIN_AFTER,
-        "exception_path": ExceptionPath(
-            kind=ExceptionKind.HUMAN_QUEUE, contacts=list(tenant.escalation_contacts), retry_budget=0
-        ),
-        "explanation": explanation,
-    }
-
-
-def _cancelled(order: Order, tenant: TenantProfile, now: datetime) -> dict[str, Any]:
-    return {
-        "owning_party": tenant.agency_team,
-        "watchers": [f"merchant:{tenant.tenant_id}"],
-        "intended_action": IntendedAction.CANCEL,
-        "lines": _line_actions(order, LineAction.CANCEL),
-        "sla": Sla(),
-        "valid_until": now + REVIEW_AGAIN_AFTER,
-        "exception_path": ExceptionPath(
-            kind=ExceptionKind.HUMAN_QUEUE, contacts=list(tenant.escalation_contacts), retry_budget=0
-        ),
-        "explanation": [],
-    }
-
-
-def _inputs_hash(
-    order: Order, tenant: TenantProfile, stock: StockSnapshot, trigger: Trigger, previous: Export | None, now: datetime
+def inputs_hash(
+    order: Order, policy: TenantPolicy, stock: StockSnapshot, trigger: Trigger, previous: Export | None, now: datetime
 ) -> str:
-    relevant_stock = {sku: stock.levels.get(sku, {}) for sku in sorted({line.sku for line in order.lines})}
-    return sha256_hex(
-        canonical_json(
-            {
-                "order": order.model_dump(mode="json"),
-                "tenant": tenant.model_dump(mode="json"),
-                "stock": relevant_stock,
-                "trigger": trigger.model_dump(mode="json"),
-                "previous": previous.content_hash if previous else None,
-                "now": now.isoformat(),
-            }
-        )
+    """sha256 over every input, in a fixed order with sorted keys.
+
+    Serialized with pydantic-core's JSON encoder rather than json.dumps(sort_keys=True):
+    this hash is only ever recomputed by Meshline itself (replay), and at 50 SKUs x 50
+    warehouses json.dumps alone would take most of a decision's time budget."""
+    # Stock as a matrix over the policy's warehouses in id order: a canonical form of what
+    # the decision can read (a missing level and 0 are the same to it), with no sorting per row.
+    warehouse_ids = policy.warehouse_ids_sorted
+    levels = {}
+    for sku in sorted({line.sku for line in order.lines}):
+        row = stock.levels.get(sku) or {}
+        levels[sku] = [row.get(wid, 0) for wid in warehouse_ids]
+    dispatches = {
+        wid: {day.isoformat(): booked for day, booked in sorted(stock.dispatches[wid].items())}
+        for wid in warehouse_ids
+        if stock.dispatches.get(wid)
+    }
+    document = {
+        "engine": ENGINE_VERSION,
+        "policy": policy.policy_hash,
+        "now": format_utc(now),
+        "previous": previous.content_hash if previous else None,
+        "trigger": trigger.model_dump(mode="json"),
+        "order": order.model_dump(mode="json"),
+        "warehouses": warehouse_ids,
+        "stock": {"levels": levels, "dispatches": dispatches},
+    }
+    return hashlib.sha256(to_json(document)).hexdigest()
+
+
+# --- the outcome of routing ---------------------------------------------------------------
+
+
+@dataclass
+class _Outcome:
+    action: IntendedAction
+    lines: list[ExportLine]
+    explanation: Explanation
+    shipments: list[Shipment] = field(default_factory=list)
+    backordered: bool = False
+    cancel_deadline: datetime | None = None
+
+
+def _cancelled(order: Order, why: str) -> _Outcome:
+    return _Outcome(
+        action=IntendedAction.CANCEL,
+        lines=_lines_with(order, {}, LineAction.CANCEL),
+        explanation=Explanation(summary=f"cancel: {why}; nothing ships"),
     )
+
+
+def _lines_with(order: Order, warehouse_of: dict[str, str], otherwise: LineAction) -> list[ExportLine]:
+    lines = []
+    for line in order.lines:
+        if not line.requires_shipping:
+            action, warehouse_id = LineAction.NO_SHIPPING, None
+        elif line.line_id in warehouse_of:
+            action, warehouse_id = LineAction.SHIP, warehouse_of[line.line_id]
+        else:
+            action, warehouse_id = otherwise, None
+        lines.append(
+            ExportLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity, action=action, warehouse_id=warehouse_id)
+        )
+    return lines
+
+
+# --- routing ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Group:
+    """Lines allocated as one: a single line, or every line of a kit kept together."""
+
+    lines: tuple[OrderLine, ...]
+    needs: tuple[tuple[str, int], ...]  # units per SKU, summed over the lines
+    units: int
+
+
+@dataclass
+class _Trial:
+    rule: RoutingRule
+    allocation: list[tuple[Warehouse, list[Group]]]
+    unallocated: list[Group]
+    candidates: list[CandidateExplanation]
+
+    @property
+    def shipped_units(self) -> int:
+        return sum(group.units for _, groups in self.allocation for group in groups)
+
+    @property
+    def complete(self) -> bool:
+        return not self.unallocated
+
+
+def _route(order: Order, policy: TenantPolicy, stock: StockSnapshot, now: datetime) -> _Outcome:
+    groups = _groups(order, policy.split.keep_kits_together)
+    # Partial allocations only matter when something will ship from them.
+    partial = policy.backorder.mode is BackorderMode.SHIP_AVAILABLE
+    trials: list[_Trial] = []
+    for rule in policy.routing:
+        trials.append(_try_rule(rule, order, policy, stock, groups, now, partial))
+        if trials[-1].complete:
+            break
+    chosen = next((trial for trial in trials if trial.complete), None) or max(
+        trials, key=lambda trial: (trial.shipped_units, -trials.index(trial))
+    )
+    rules_tried = [RuleTrial(rule=trial.rule.name, outcome=_trial_outcome(trial, partial)) for trial in trials]
+
+    if chosen.complete:
+        return _shipping_outcome(order, policy, chosen, rules_tried, backordered=False)
+
+    mode = policy.backorder.mode
+    if mode is BackorderMode.SHIP_AVAILABLE and chosen.allocation:
+        return _shipping_outcome(order, policy, chosen, rules_tried, backordered=True)
+    if mode is BackorderMode.CANCEL_AFTER:
+        deadline = order.placed_at + timedelta(days=policy.backorder.cancel_after_days or 0)
+        if now >= deadline:
+            outcome = _cancelled(order, f"still short {policy.backorder.cancel_after_days} day(s) after it was placed")
+            outcome.explanation = _explanation(outcome.explanation.summary, chosen, rules_tried)
+            return outcome
+    return _Outcome(
+        action=IntendedAction.BACKORDER,
+        lines=_lines_with(order, {}, LineAction.BACKORDER),
+        explanation=_explanation(f"backorder every line ({mode}): no routing rule ships every line", chosen, rules_tried),
+        backordered=True,
+        cancel_deadline=(
+            order.placed_at + timedelta(days=policy.backorder.cancel_after_days)
+            if mode is BackorderMode.CANCEL_AFTER and policy.backorder.cancel_after_days
+            else None
+        ),
+    )
+
+
+def _shipping_outcome(
+    order: Order, policy: TenantPolicy, trial: _Trial, rules_tried: list[RuleTrial], backordered: bool
+) -> _Outcome:
+    warehouse_of = {
+        line.line_id: warehouse.warehouse_id for warehouse, groups in trial.allocation for group in groups for line in group.lines
+    }
+    terms = policy.terms(order.service_level)
+    shipments = []
+    for warehouse, groups in trial.allocation:
+        sla = ship_by_for(warehouse, order.placed_at, terms)
+        assert sla.ship_by is not None and sla.pick_window is not None
+        shipped = {line.line_id for group in groups for line in group.lines}
+        shipments.append(
+            Shipment(
+                warehouse_id=warehouse.warehouse_id,
+                line_ids=[line.line_id for line in order.lines if line.line_id in shipped],
+                ship_by=sla.ship_by,
+                pick_window=sla.pick_window,
+            )
+        )
+    names = ", ".join(warehouse.warehouse_id for warehouse, _ in trial.allocation)
+    summary = f"rule '{trial.rule.name}': ship {len(warehouse_of)} line(s) from {names}"
+    if backordered:
+        summary += f"; backorder {_short_description(trial.unallocated)} (ship_available)"
+    return _Outcome(
+        action=IntendedAction.ROUTE if len(shipments) == 1 else IntendedAction.SPLIT,
+        lines=_lines_with(order, warehouse_of, LineAction.BACKORDER),
+        explanation=_explanation(summary, trial, rules_tried),
+        shipments=shipments,
+        backordered=backordered,
+    )
+
+
+def _explanation(summary: str, trial: _Trial, rules_tried: list[RuleTrial]) -> Explanation:
+    return Explanation(summary=summary, applied_rule=trial.rule.name, rules_tried=rules_tried, candidates=trial.candidates)
+
+
+def _trial_outcome(trial: _Trial, partial: bool) -> str:
+    if trial.complete:
+        return f"ships every line from {len(trial.allocation)} warehouse(s)"
+    if partial:
+        return f"ships {trial.shipped_units} unit(s); short of {_short_description(trial.unallocated)}"
+    return "no allowed combination of warehouses ships every line"
+
+
+def _short_description(groups: list[Group]) -> str:
+    return ", ".join(f"{line.sku}x{line.quantity}" for group in groups for line in group.lines) or "nothing"
+
+
+def _groups(order: Order, keep_kits_together: bool) -> list[Group]:
+    kits: dict[str, list[OrderLine]] = {}
+    members: list[list[OrderLine]] = []
+    for line in order.shippable_lines():
+        if keep_kits_together and line.kit_id is not None:
+            if line.kit_id not in kits:
+                kits[line.kit_id] = []
+                members.append(kits[line.kit_id])
+            kits[line.kit_id].append(line)
+        else:
+            members.append([line])
+    groups = []
+    for lines in members:
+        needs: dict[str, int] = {}
+        for line in lines:
+            needs[line.sku] = needs.get(line.sku, 0) + line.quantity
+        groups.append(Group(lines=tuple(lines), needs=tuple(needs.items()), units=sum(needs.values())))
+    return groups
+
+
+def _usable_stock(
+    rule: RoutingRule, policy: TenantPolicy, stock: StockSnapshot, skus: list[str]
+) -> tuple[dict[str, dict[str, int]], frozenset[str]]:
+    """Per warehouse, the units of each SKU it can ship: above safety stock, and only if it
+    has the tags the SKU needs. Walks the snapshot's rows, which hold only the warehouses
+    that report the SKU, instead of every (warehouse, SKU) pair."""
+    safety = next((f for f in rule.filters if isinstance(f, SafetyStock)), None)
+    usable: dict[str, dict[str, int]] = {warehouse.warehouse_id: {} for warehouse in policy.warehouses}
+    tags_of = {warehouse.warehouse_id: frozenset(warehouse.tags) for warehouse in policy.warehouses}
+    all_needed: frozenset[str] = frozenset()
+    for sku in skus:
+        row = stock.levels.get(sku)
+        if not row:
+            continue
+        reserve = safety.reserve(sku) if safety else 0
+        needs_tags = frozenset(policy.sku_requirements.get(sku, ()))
+        for wid, units in row.items():
+            if units > reserve:
+                held = usable.get(wid)
+                if held is not None and (not needs_tags or needs_tags <= tags_of[wid]):
+                    held[sku] = units - reserve
+    for sku in skus:
+        all_needed |= frozenset(policy.sku_requirements.get(sku, ()))
+    return usable, all_needed
+
+
+def _try_rule(
+    rule: RoutingRule,
+    order: Order,
+    policy: TenantPolicy,
+    stock: StockSnapshot,
+    groups: list[Group],
+    now: datetime,
+    partial: bool,
+) -> _Trial:
+    skus = sorted({sku for group in groups for sku, _ in group.needs})
+    usable_by_warehouse, all_needed = _usable_stock(rule, policy, stock, skus)
+    terms = policy.terms(order.service_level)
+
+    eliminated: dict[str, CandidateExplanation] = {}
+    survivors: list[tuple[tuple, Warehouse, dict[str, int], dict[str, int]]] = []
+    for position, warehouse in enumerate(policy.warehouses):
+        wid = warehouse.warehouse_id
+        usable = usable_by_warehouse[wid]
+        reason = _eliminating_filter(rule, warehouse, order, usable, stock, terms)
+        if reason is None and not usable and all_needed and not all_needed <= set(warehouse.tags):
+            reason = ("sku_requirements", f"lacks {', '.join(sorted(all_needed - set(warehouse.tags)))} needed by the order's SKUs")
+        if reason is not None:
+            eliminated[wid] = CandidateExplanation(warehouse_id=wid, kept=False, eliminated_by=reason[0], detail=reason[1])
+            continue
+        score = _score(rule, warehouse, order, usable, now)
+        survivors.append((_sort_key(rule, score, position), warehouse, usable, score))
+
+    survivors.sort(key=lambda survivor: survivor[0])
+    ranked = [(warehouse, usable) for _, warehouse, usable, _ in survivors]
+    allocation, unallocated = _allocate(policy, ranked, groups, partial)
+    given = {warehouse.warehouse_id: taken for warehouse, taken in allocation}
+    kept: dict[str, CandidateExplanation] = {}
+    for rank, (_, warehouse, usable, score) in enumerate(survivors, start=1):
+        wid = warehouse.warehouse_id
+        allocated = [line.line_id for group in given.get(wid, ()) for line in group.lines]
+        kept[wid] = CandidateExplanation(
+            warehouse_id=wid,
+            kept=True,
+            rank=rank,
+            score=score,
+            allocated_lines=allocated,
+            detail=_candidate_detail(allocated, usable, groups),
+        )
+    return _Trial(
+        rule=rule,
+        allocation=allocation,
+        unallocated=unallocated,
+        candidates=[kept.get(w.warehouse_id) or eliminated[w.warehouse_id] for w in policy.warehouses],
+    )
+
+
+def _eliminating_filter(
+    rule: RoutingRule, warehouse: Warehouse, order: Order, usable: dict[str, int], stock: StockSnapshot, terms: Any
+) -> tuple[str, str] | None:
+    for routing_filter in rule.filters:
+        if isinstance(routing_filter, ServesDestination):
+            if not warehouse.serves_destination(order.destination):
+                where = (
+                    f"{order.destination.country_code}-{order.destination.region_code or '?'}"
+                    if order.destination
+                    else "an order without a destination"
+                )
+                return routing_filter.kind, f"does not serve {where} (serves {', '.join(warehouse.serves)})"
+        elif isinstance(routing_filter, RequiredTags):
+            missing = sorted(set(routing_filter.tags) - set(warehouse.tags))
+            if missing:
+                return routing_filter.kind, f"lacks tag {', '.join(missing)}"
+        elif isinstance(routing_filter, ExcludeWarehouses):
+            if warehouse.warehouse_id in routing_filter.warehouse_ids:
+                return routing_filter.kind, "excluded by the rule"
+        elif isinstance(routing_filter, SafetyStock):
+            if not usable:
+                return routing_filter.kind, "holds none of the order's SKUs above safety stock"
+        elif isinstance(routing_filter, CapacityLeft) and warehouse.daily_capacity is not None:
+            day = ship_day(warehouse, order.placed_at, terms)
+            booked = stock.booked(warehouse.warehouse_id, day)
+            if booked >= warehouse.daily_capacity:
+                return routing_filter.kind, f"{booked} of {warehouse.daily_capacity} dispatches booked on {day.isoformat()}"
+    return None
+
+
+def _score(rule: RoutingRule, warehouse: Warehouse, order: Order, usable: dict[str, int], now: datetime) -> dict[str, int]:
+    score: dict[str, int] = {}
+    for key in rule.sorts:
+        if key is SortKey.PRIORITY:
+            score[key] = warehouse.priority
+        elif key is SortKey.DISTANCE:
+            destination = order.destination.location if order.destination else None
+            if warehouse.location is not None and destination is not None:
+                score[key] = _distance_km(warehouse.location.latitude, warehouse.location.longitude,
+                                          destination.latitude, destination.longitude)
+        elif key is SortKey.STOCK_LEVEL:
+            score[key] = sum(usable.values())
+        elif key is SortKey.COST:
+            score[key] = warehouse.cost_per_shipment_cents
+        elif key is SortKey.MAKES_CUTOFF:
+            score[key] = int(makes_todays_cutoff(warehouse, now))
+    return score
+
+
+def _sort_key(rule: RoutingRule, score: dict[str, int], position: int) -> tuple:
+    key: list[int] = []
+    for sort in rule.sorts:
+        if sort is SortKey.DISTANCE:
+            key.append(score.get(sort, UNKNOWN_DISTANCE))
+        elif sort in (SortKey.STOCK_LEVEL, SortKey.MAKES_CUTOFF):
+            key.append(-score[sort])  # more is better
+        else:
+            key.append(score[sort])
+    key.append(position)
+    return tuple(key)
+
+
+def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> int:
+    """Great-circle distance, rounded to the kilometre so that scores hash exactly."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return round(2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a))))
+
+
+SHORT_LINES_SHOWN = 3
+
+
+def _candidate_detail(allocated: list[str], usable: dict[str, int], groups: list[Group]) -> str:
+    if allocated:
+        return f"ships line(s) {', '.join(allocated)}"
+    short: list[OrderLine] = []
+    for group in groups:
+        if not _fits(group, usable):
+            short.extend(group.lines)
+            if len(short) > SHORT_LINES_SHOWN:
+                break
+    if not short:
+        return "could ship every line; a better-ranked warehouse was chosen"
+    shown = ", ".join(f"{line.sku}x{line.quantity} (can ship {usable.get(line.sku, 0)})" for line in short[:SHORT_LINES_SHOWN])
+    return f"short of {shown}" + (" and more" if len(short) > SHORT_LINES_SHOWN else "")
+
+
+def _fits(group: Group, remaining: dict[str, int]) -> bool:
+    for sku, units in group.needs:
+        if remaining.get(sku, 0) < units:
+            return False
+    return True
+
+
+def _ships_all(groups: list[Group], usable: dict[str, int]) -> bool:
+    remaining = dict(usable)
+    for group in groups:
+        for sku, units in group.needs:
+            left = remaining.get(sku, 0) - units
+            if left < 0:
+                return False
+            remaining[sku] = left
+    return True
+
+
+def _take(groups: list[Group], usable: dict[str, int]) -> tuple[list[Group], int]:
+    """The groups (in order) a warehouse can ship from `usable`, and their units."""
+    remaining = dict(usable)
+    taken: list[Group] = []
+    units = 0
+    for group in groups:
+        needs = group.needs
+        if len(needs) == 1:  # the common case, inlined: this loop is the decision's hot path
+            sku, needed = needs[0]
+            left = remaining.get(sku, 0) - needed
+            if left >= 0:
+                remaining[sku] = left
+                taken.append(group)
+                units += needed
+        elif _fits(group, remaining):
+            for sku, needed in needs:
+                remaining[sku] -= needed
+            taken.append(group)
+            units += group.units
+    return taken, units
+
+
+def _allocate(
+    policy: TenantPolicy, ranked: list[tuple[Warehouse, dict[str, int]]], groups: list[Group], partial: bool
+) -> tuple[list[tuple[Warehouse, list[Group]]], list[Group]]:
+    """Assign groups to warehouses under the split policy; return the allocation and what is left.
+
+    Without `partial` (nothing ships unless everything does) the search stops at the first
+    warehouse that cannot take a group, which keeps a short order's decision cheap."""
+    for warehouse, usable in ranked:  # one warehouse that ships everything beats any split
+        if _ships_all(groups, usable):
+            return [(warehouse, list(groups))], []
+    if policy.split.mode is SplitMode.NEVER or len(ranked) < 2 and not partial:
+        if not partial or not ranked:
+            return [], list(groups)
+        best = max(((warehouse, *_take(groups, usable)) for warehouse, usable in ranked),
+                   key=lambda found: found[2])  # max() keeps the first (best-ranked) of equals
+        if not best[2]:
+            return [], list(groups)
+        taken_ids = {id(group) for group in best[1]}
+        return [(best[0], best[1])], [group for group in groups if id(group) not in taken_ids]
+
+    # minimize_shipments / up_to: greedy set cover, the warehouse shipping most units first
+    # (ties: the better-ranked one). Greedy is within ln(n) of optimal where an exact search
+    # is exponential. It is evaluated lazily: a warehouse's units from the previous round
+    # are its bound, and only the warehouse on top of the heap is re-evaluated, so later
+    # rounds cost a few evaluations instead of one per warehouse.
+    limit = policy.split.max_shipments if policy.split.mode is SplitMode.UP_TO else len(ranked)
+    remaining = list(groups)
+    allocation: list[tuple[Warehouse, list[Group]]] = []
+    heap: list[tuple[int, int, int]] = []  # (-units bound, rank, round evaluated)
+    evaluated: dict[int, list[Group]] = {}
+    for rank, (_, usable) in enumerate(ranked):
+        taken, units = _take(remaining, usable)
+        if units:
+            heap.append((-units, rank, 0))
+            evaluated[rank] = taken
+    heapq.heapify(heap)
+    round_ = 0
+    while remaining and heap and len(allocation) < limit:
+        bound, rank, seen_in = heapq.heappop(heap)
+        if seen_in != round_:
+            taken, units = _take(remaining, ranked[rank][1])
+            if units:
+                heapq.heappush(heap, (-units, rank, round_))
+                evaluated[rank] = taken
+            continue
+        best_taken = evaluated.pop(rank)
+        allocation.append((ranked[rank][0], best_taken))
+        taken_ids = {id(group) for group in best_taken}
+        remaining = [group for group in remaining if id(group) not in taken_ids]
+        round_ += 1
+    if remaining and not partial:
+        return [], list(groups)
+    return allocation, remaining
+
+
+# --- policy-derived fields ----------------------------------------------------------------
+
+
+def _owner(policy: TenantPolicy, outcome: _Outcome) -> str:
+    reference = getattr(policy.owners, str(outcome.action), None) or "merchant"
+    if reference == "warehouse":
+        if outcome.shipments:
+            return policy.warehouse(outcome.shipments[0].warehouse_id).operator
+        return policy.agency_team
+    if reference == "agency":
+        return policy.agency_team
+    if reference == "merchant":
+        return policy.merchant
+    return reference
+
+
+EXCEPTION_SITUATION = {
+    IntendedAction.ROUTE: "dispatch",
+    IntendedAction.SPLIT: "dispatch",
+    IntendedAction.BACKORDER: "backorder",
+    IntendedAction.CANCEL: "cancel",
+    IntendedAction.HOLD_FOR_REVIEW: "hold_for_review",
+    IntendedAction.NOTHING_TO_SHIP: "default",
+}
+
+
+def _exception_path(policy: TenantPolicy, action: IntendedAction) -> ExceptionPath:
+    situation = EXCEPTION_SITUATION[action]
+    rule = policy.exception_rule(situation)
+    if rule.fallback is FallbackAction.REROUTE and rule.retry_budget > 0:
+        kind = ExceptionKind.AUTO_RETRY
+    elif rule.ladder:
+        kind = ExceptionKind.AUTO_ESCALATE
+    else:
+        kind = ExceptionKind.HUMAN_QUEUE
+    return ExceptionPath(
+        on=rule.on,
+        kind=kind,
+        fallback=str(rule.fallback),
+        contacts=[step.contact for step in rule.ladder],
+        retry_budget=rule.retry_budget,
+        ladder=[EscalationContact(contact=step.contact, within_minutes=step.within_minutes) for step in rule.ladder],
+    )
+
+
+def _sla(order: Order, policy: TenantPolicy, outcome: _Outcome, now: datetime) -> Sla:
+    first = min(outcome.shipments, key=lambda shipment: shipment.ship_by, default=None)
+    promised_by = None
+    if outcome.backordered and outcome.action is not IntendedAction.CANCEL:
+        promised_by = now + timedelta(days=policy.backorder.promise_days)
+    return Sla(
+        service_level=str(order.service_level),
+        ship_by=first.ship_by if first else None,
+        pick_window=first.pick_window if first else None,
+        promised_by=promised_by,
+    )
+
+
+def _valid_until(order: Order, policy: TenantPolicy, outcome: _Outcome, now: datetime) -> datetime:
+    """When this decision must be looked at again if nothing else happens first."""
+    review = now + timedelta(hours=policy.backorder.review_every_hours)
+    if outcome.shipments:
+        earliest = min(shipment.ship_by for shipment in outcome.shipments)
+        return min(earliest, review) if outcome.backordered else earliest
+    if outcome.cancel_deadline is not None and outcome.cancel_deadline > now:
+        return min(review, outcome.cancel_deadline)
+    return review
+
+
+def _instructions(order: Order, policy: TenantPolicy, lines: list[ExportLine]) -> list[Instruction]:
+    if not policy.instructions:
+        return []
+    tags, promotions = set(order.tags), set(order.promotions)
+    order_wide = [bool(tags.intersection(rule.order_tags) or promotions.intersection(rule.promotions)) for rule in policy.instructions]
+    instructions = []
+    for line in lines:
+        if line.action is not LineAction.SHIP:
+            continue
+        for index, rule in enumerate(policy.instructions):
+            if order_wide[index] or line.sku in rule.skus:
+                instructions.append(Instruction(line_id=line.line_id, kind=rule.kind, text=rule.text))
+    return instructions
+
+
+def dispatch_bookings(export: Export | None, policy: TenantPolicy) -> dict[tuple[str, date], int]:
+    """Dispatches an export books: one per shipment, on its warehouse's local ship date."""
+    booked: dict[tuple[str, date], int] = {}
+    if export is None:
+        return booked
+    zones = {warehouse.warehouse_id: warehouse.time_zone for warehouse in policy.warehouses}
+    for shipment in export.shipments:
+        zone = zones.get(shipment.warehouse_id)
+        if zone is None:
+            continue  # a warehouse the policy no longer has: nothing left to count against
+        key = (shipment.warehouse_id, shipment.ship_by.astimezone(ZoneInfo(zone)).date())
+        booked[key] = booked.get(key, 0) + 1
+    return booked
+
+
+def booking_changes(previous: Export | None, export: Export, policy: TenantPolicy) -> dict[tuple[str, date], int]:
+    """How a new version moves the dispatch counts: its bookings minus the previous one's."""
+    changes = dispatch_bookings(export, policy)
+    for key, count in dispatch_bookings(previous, policy).items():
+        changes[key] = changes.get(key, 0) - count
+    return {key: delta for key, delta in changes.items() if delta}

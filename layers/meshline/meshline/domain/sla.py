@@ -1,39 +1,91 @@
-"""Ship-by and pick window from a warehouse's cutoff, time zone and business days.
+"""The ship-by engine: ship-by and pick window from a warehouse's cutoff, opening time,
+time zone and business calendar, and the order's service level.
 
-The walking skeleton knows weekends only; holidays, service-level lead times and the
-full calendar arrive with the decision-brain issue. Every computation is in the
-warehouse's own zone (zoneinfo handles DST), then returned in UTC.
+Rules, all in the warehouse's own zone:
+- the first possible dispatch is the first business day whose cutoff is strictly after
+  the moment the order was placed (an order placed at 15:00 sharp misses a 15:00 cutoff);
+- the service level's `handling_days` adds that many further business days;
+- `ship_by` is the cutoff on that day; the pick window runs from the opening time that
+  day (or from placed-at, if later) to `ship_by`.
+
+Local times are turned into instants with zoneinfo, so DST is exact. A cutoff or
+opening time that falls in a spring-forward gap is moved forward by the gap (02:30 on the
+day clocks jump from 02:00 to 03:00 becomes 03:30); one that happens twice in a
+fall-back hour means the first occurrence. Both follow PEP 495's fold=0.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from meshline.domain.exports import PickWindow, Sla
-from meshline.domain.tenants import Warehouse
+from meshline.domain.policy import ServiceLevelTerms, Warehouse, parse_hhmm
 
-PICKING_STARTS = time(8, 0)
-WEEKEND = {5, 6}
-
-
-def _parse_hhmm(value: str) -> time:
-    hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))
+SEARCH_DAYS = 400
+"""A calendar with no business day for this long is a policy error, not a reason to loop."""
 
 
-def ship_by_for(warehouse: Warehouse, placed_at: datetime) -> Sla:
-    """The first cutoff at or after placed_at on a business day, and the pick window that ends there."""
-    zone = ZoneInfo(warehouse.time_zone)
-    cutoff = _parse_hhmm(warehouse.cutoff_local)
-    local_placed = placed_at.astimezone(zone)
-    day = local_placed.date()
-    while True:
-        local_cutoff = datetime.combine(day, cutoff, tzinfo=zone)
-        if day.weekday() not in WEEKEND and local_cutoff > local_placed:
-            break
+class NoBusinessDay(ValueError):
+    def __init__(self, warehouse_id: str, since: date):
+        super().__init__(f"warehouse {warehouse_id}: no business day within {SEARCH_DAYS} days of {since.isoformat()}")
+
+
+def local_instant(warehouse: Warehouse, day: date, hhmm: str) -> datetime:
+    """The UTC instant of a local wall-clock time on a local date at the warehouse."""
+    return datetime.combine(day, parse_hhmm(hhmm), tzinfo=ZoneInfo(warehouse.time_zone)).astimezone(UTC)
+
+
+_dispatch_days: dict[tuple, date] = {}
+CACHE_LIMIT = 4096
+
+
+def first_dispatch_day(warehouse: Warehouse, moment: datetime) -> date:
+    """The first business day whose cutoff is still ahead of `moment`."""
+    # Warehouses sharing a zone, cutoff and calendar share the answer: a decision over 50
+    # warehouses asks this 50 times, usually about a handful of distinct calendars.
+    key = (warehouse.dispatch_profile, moment)
+    found = _dispatch_days.get(key)
+    if found is None:
+        if len(_dispatch_days) >= CACHE_LIMIT:
+            _dispatch_days.clear()
+        found = _dispatch_days[key] = _search_dispatch_day(warehouse, moment)
+    return found
+
+
+def _search_dispatch_day(warehouse: Warehouse, moment: datetime) -> date:
+    day = moment.astimezone(ZoneInfo(warehouse.time_zone)).date()
+    for _ in range(SEARCH_DAYS):
+        if warehouse.calendar.is_business_day(day) and local_instant(warehouse, day, warehouse.cutoff_local) > moment:
+            return day
         day += timedelta(days=1)
-    opening = datetime.combine(day, PICKING_STARTS, tzinfo=zone)
-    start = max(opening, local_placed)
-    ship_by = local_cutoff.astimezone(UTC)
-    return Sla(ship_by=ship_by, pick_window=PickWindow(start=start.astimezone(UTC), end=ship_by))
+    raise NoBusinessDay(warehouse.warehouse_id, day - timedelta(days=SEARCH_DAYS))
+
+
+def add_business_days(warehouse: Warehouse, day: date, count: int) -> date:
+    remaining, searched = count, 0
+    while remaining:
+        day += timedelta(days=1)
+        searched += 1
+        if searched > SEARCH_DAYS:
+            raise NoBusinessDay(warehouse.warehouse_id, day)
+        if warehouse.calendar.is_business_day(day):
+            remaining -= 1
+    return day
+
+
+def ship_day(warehouse: Warehouse, placed_at: datetime, terms: ServiceLevelTerms) -> date:
+    """The local date the order must leave the warehouse."""
+    return add_business_days(warehouse, first_dispatch_day(warehouse, placed_at), terms.handling_days)
+
+
+def ship_by_for(warehouse: Warehouse, placed_at: datetime, terms: ServiceLevelTerms | None = None) -> Sla:
+    day = ship_day(warehouse, placed_at, terms or ServiceLevelTerms())
+    ship_by = local_instant(warehouse, day, warehouse.cutoff_local)
+    opens = local_instant(warehouse, day, warehouse.opens_local)
+    return Sla(ship_by=ship_by, pick_window=PickWindow(start=max(opens, placed_at), end=ship_by))
+
+
+def makes_todays_cutoff(warehouse: Warehouse, now: datetime) -> bool:
+    """True when `now` is on a local business day before that day's cutoff."""
+    return first_dispatch_day(warehouse, now) == now.astimezone(ZoneInfo(warehouse.time_zone)).date()

@@ -10,6 +10,7 @@ from meshline.dal.exports import Appended, ExportStore
 from meshline.dal.tenants import TenantStore
 from meshline.domain import routing
 from meshline.domain.events import OrderReceived
+from meshline.domain.replay import DecisionInputs
 from meshline.domain.validation import export_schema_errors
 from meshline.observability import MetricUnit, logger, metrics
 from meshline.settings import DecideSettings
@@ -35,8 +36,9 @@ def decide_order(settings: DecideSettings, message: OrderReceived, now: datetime
         # The common redelivery: answered by the read we needed anyway, no write attempted.
         return DecideResult(Decided.ALREADY_APPLIED, previous.export_id)
 
-    tenant, stock = TenantStore(settings.tenants_table).load(order.tenant_id, (line.sku for line in order.lines))
-    export = routing.decide(order, tenant, stock, trigger, previous, now)
+    tenants = TenantStore(settings.tenants_table)
+    policy, stock = tenants.load(order.tenant_id, order)
+    export = routing.decide(order, policy, stock, trigger, previous, now)
 
     document = export.model_dump(mode="json")
     errors = export_schema_errors(document)
@@ -46,11 +48,19 @@ def decide_order(settings: DecideSettings, message: OrderReceived, now: datetime
         logger.error("export failed its schema; quarantined, not published", extra={"export_id": export.export_id, "errors": errors})
         return DecideResult(Decided.QUARANTINED, export.export_id)
 
-    if exports.append(export) is Appended.TRIGGER_ALREADY_APPLIED:
+    inputs = DecisionInputs(order=order, stock=stock.restricted_to({line.sku for line in order.lines}))
+    bookings = tenants.booking_updates(order.tenant_id, routing.booking_changes(previous, export, policy))
+    if exports.append(export, inputs, also=bookings) is Appended.TRIGGER_ALREADY_APPLIED:
         return DecideResult(Decided.ALREADY_APPLIED, export.export_id)
     metrics.add_metric(name="ExportsCreated", unit=MetricUnit.Count, value=1)
     logger.info(
         "export written",
-        extra={"export_id": export.export_id, "intended_action": str(export.intended_action), "owner": export.owning_party},
+        extra={
+            "export_id": export.export_id,
+            "intended_action": str(export.intended_action),
+            "owner": export.owning_party,
+            "policy_version": policy.version,
+            "rule": export.explanation.applied_rule,
+        },
     )
     return DecideResult(Decided.WRITTEN, export.export_id)

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from meshline.domain.errors import InvalidOrder
-from meshline.domain.orders import Address, Order, OrderLine, OrderStatus, Platform, ServiceLevel
+from meshline.domain.orders import Address, GeoPoint, Order, OrderLine, OrderStatus, Platform, ServiceLevel
 
 HMAC_HEADER = "x-shopify-hmac-sha256"
 TOPIC_HEADER = "x-shopify-topic"
@@ -98,7 +98,35 @@ def _address(value: Any) -> Address | None:
         postal_code=value.get("zip") or None,
         country_code=str(_require(value, "country_code", "shipping_address.")).upper(),
         phone=value.get("phone") or None,
+        location=_location(value),
     )
+
+
+def _location(address: Mapping[str, Any]) -> GeoPoint | None:
+    latitude, longitude = address.get("latitude"), address.get("longitude")
+    if latitude is None or longitude is None:
+        return None
+    try:
+        return GeoPoint(latitude=float(latitude), longitude=float(longitude))
+    except (TypeError, ValueError, ValidationError):
+        return None  # a bad geocode only loses the distance sort, not the order
+
+
+def _kit_id(item: Mapping[str, Any]) -> str | None:
+    """Shopify bundles group their components by sales_line_item_group_id; merchants without
+    bundles often mark kits with a hidden '_kit_id' line property."""
+    group = item.get("sales_line_item_group_id")
+    if group is not None:
+        return f"group-{group}"
+    for prop in item.get("properties") or []:
+        if isinstance(prop, Mapping) and prop.get("name") == "_kit_id" and prop.get("value"):
+            return str(prop["value"])
+    return None
+
+
+def _promotions(document: Mapping[str, Any]) -> list[str]:
+    codes = [code.get("code") for code in document.get("discount_codes") or [] if isinstance(code, Mapping)]
+    return [str(code) for code in codes if code]
 
 
 def _lines(document: Mapping[str, Any]) -> list[OrderLine]:
@@ -123,6 +151,7 @@ def _lines(document: Mapping[str, Any]) -> list[OrderLine]:
                 quantity=quantity,
                 title=str(item.get("title") or item.get("name") or ""),
                 requires_shipping=bool(item.get("requires_shipping", True)),
+                kit_id=_kit_id(item),
             )
         )
     return lines
@@ -148,6 +177,7 @@ def normalize_order(document: Mapping[str, Any], tenant_id: str) -> Order:
             destination=_address(document.get("shipping_address")),
             lines=_lines(document),
             tags=[tag.strip() for tag in str(document.get("tags") or "").split(",") if tag.strip()],
+            promotions=_promotions(document),
         )
     except ValidationError as error:
         first = error.errors()[0]

@@ -1,0 +1,36 @@
+"""What the decision reads about the warehouses' current state: stock and dispatches booked."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+
+from meshline.domain.types import WarehouseId
+
+
+class StockSnapshot(BaseModel):
+    """Available units per SKU per warehouse, and dispatches already booked per warehouse and
+    local ship date, as read at decision time. Only the order's SKUs need to be present."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    levels: dict[str, dict[WarehouseId, NonNegativeInt]] = Field(
+        default_factory=dict, description="sku -> warehouse_id -> units available"
+    )
+    dispatches: dict[WarehouseId, dict[date, NonNegativeInt]] = Field(
+        default_factory=dict, description="warehouse_id -> local ship date -> dispatches already booked"
+    )
+
+    def available(self, sku: str, warehouse_id: str) -> int:
+        return self.levels.get(sku, {}).get(warehouse_id, 0)
+
+    def booked(self, warehouse_id: str, day: date) -> int:
+        return self.dispatches.get(warehouse_id, {}).get(day, 0)
+
+    def restricted_to(self, skus: set[str]) -> StockSnapshot:
+        """Only what a decision about these SKUs reads: what replay must record."""
+        return StockSnapshot(
+            levels={sku: dict(sorted(self.levels[sku].items())) for sku in sorted(skus) if sku in self.levels},
+            dispatches={wh: dict(sorted(days.items())) for wh, days in sorted(self.dispatches.items()) if days},
+        )
