@@ -8,6 +8,8 @@ import pytest
 
 from meshline.dal.aws import client
 from meshline.dal.exports import ExportStore
+from meshline.dal.tenants import TenantStore
+from meshline.flows.replay import Replayer
 from meshline_local.seed import add_bus_tap, seed_tenant
 from meshline_local.stack import MotoServer, start_runtime
 
@@ -28,6 +30,7 @@ class Stack:
         self.tap_url = add_bus_tap(runtime)
         self.env = {name: fn.environment for name, fn in runtime.functions.items()}
         self.exports = ExportStore(self.env["DecideFunction"]["EXPORTS_TABLE"])
+        self.tenants = TenantStore(self.env["DecideFunction"]["TENANTS_TABLE"])
 
     def post_webhook(self, body: bytes, headers: dict, tenant_id: str = "acme"):
         status, _, payload = self.runtime.handle_http("POST", f"/local/webhooks/shopify/{tenant_id}", headers, body)
@@ -63,6 +66,22 @@ def stack(moto_server, tmp_path):
     urllib.request.urlopen(urllib.request.Request(f"{moto_server.endpoint_url}/moto-api/reset", method="POST"))
     saved = dict(os.environ)
     runtime = start_runtime(moto_server.endpoint_url, stage="local", state_dir=tmp_path / "state")
-    yield Stack(runtime, tmp_path / "state", moto_server.endpoint_url)
+    deployed = Stack(runtime, tmp_path / "state", moto_server.endpoint_url)
+    yield deployed
+    # Every export any stack test produced must replay to exactly itself.
+    results = list(Replayer(deployed.exports, deployed.tenants).replay_all())
+    REPLAYED.extend(results)
     os.environ.clear()
     os.environ.update(saved)
+    failures = [f"{r.export_id}: {r.problem or '; '.join(map(str, r.differences))}" for r in results if not r.reproduced]
+    assert not failures, "replay did not reproduce:\n" + "\n".join(failures)
+
+
+REPLAYED: list = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if REPLAYED:
+        reproduced = sum(result.reproduced for result in REPLAYED)
+        terminalreporter.write_line(f"replay: {reproduced} of {len(REPLAYED)} exports produced by the stack tests reproduced exactly")
+

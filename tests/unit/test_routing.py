@@ -334,3 +334,12 @@ def test_a_bad_policy_is_refused_with_an_error_naming_the_field(draft, message):
     with pytest.raises(ValidationError) as error:
         PolicyDraft.model_validate(draft)
     assert message in str(error.value)
+
+
+def test_the_inputs_hash_ignores_the_order_in_which_a_trigger_was_parsed():
+    from meshline.domain.exports import Trigger
+
+    first = Trigger(kind="order_created", trigger_id="t", source="s", received_at=NOW, delivery_ids={"a": "1", "b": "2"})
+    second = Trigger(kind="order_created", trigger_id="t", source="s", received_at=NOW, delivery_ids={"b": "2", "a": "1"})
+    decided = [decide(order(("A", 1)), policy(), stock(A={"east": 1}), t, None, NOW) for t in (first, second)]
+    assert decided[0].canonical_json() == decided[1].canonical_json()

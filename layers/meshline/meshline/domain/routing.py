@@ -141,9 +141,10 @@ def inputs_hash(
 ) -> str:
     """sha256 over every input, in a fixed order with sorted keys.
 
-    Serialized with pydantic-core's JSON encoder rather than json.dumps(sort_keys=True):
-    this hash is only ever recomputed by Meshline itself (replay), and at 50 SKUs x 50
-    warehouses json.dumps alone would take most of a decision's time budget."""
+    The stock matrix is serialized with pydantic-core's JSON encoder rather than
+    json.dumps(sort_keys=True): this hash is only ever recomputed by Meshline itself
+    (replay), and at 50 SKUs x 50 warehouses json.dumps alone would take most of a
+    decision's time budget. Every dict in it is built in sorted order."""
     # Stock as a matrix over the policy's warehouses in id order: a canonical form of what
     # the decision can read (a missing level and 0 are the same to it), with no sorting per row.
     warehouse_ids = policy.warehouse_ids_sorted
@@ -161,8 +162,10 @@ def inputs_hash(
         "policy": policy.policy_hash,
         "now": format_utc(now),
         "previous": previous.content_hash if previous else None,
-        "trigger": trigger.model_dump(mode="json"),
-        "order": order.model_dump(mode="json"),
+        # Models with dict fields (a trigger's delivery_ids) keep whatever key order they were
+        # parsed with, so these two go through the sorted-key canonical form.
+        "trigger": canonical_json(trigger.model_dump(mode="json")),
+        "order": canonical_json(order.model_dump(mode="json")),
         "warehouses": warehouse_ids,
         "stock": {"levels": levels, "dispatches": dispatches},
     }

@@ -1,0 +1,113 @@
+"""Replay stored exports, and dry-run a draft policy against a tenant's recent orders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from meshline.dal.exports import ExportStore, StoredExport
+from meshline.dal.tenants import TenantStore
+from meshline.domain.exports import Export
+from meshline.domain.policy import PolicyDraft, TenantPolicy
+from meshline.domain.replay import FieldDifference, decision_changes, differences, redecide
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    export_id: str
+    reproduced: bool
+    differences: list[FieldDifference] = field(default_factory=list)
+    problem: str | None = None
+
+
+class Replayer:
+    def __init__(self, exports: ExportStore, tenants: TenantStore):
+        self.exports, self.tenants = exports, tenants
+
+    def replay(self, stored: StoredExport) -> ReplayResult:
+        document = stored.document
+        export_id = str(document.get("export_id"))
+        if stored.inputs is None:
+            return ReplayResult(export_id, False, problem="no decision inputs were recorded with this export")
+        export = Export.model_validate(document)
+        previous = None
+        if export.version > 1:
+            before = self.exports.stored(export.tenant_id, export.order_id, export.version - 1)
+            if before is None:
+                return ReplayResult(export_id, False, problem=f"version {export.version - 1} is missing")
+            previous = before.export
+        policy = self.tenants.policy_version(export.tenant_id, export.decision_version.policy_version)
+        replayed = redecide(export, stored.inputs, policy, previous).model_dump(mode="json")
+        found = differences(document, replayed)
+        return ReplayResult(export_id, not found, found)
+
+    def replay_version(self, tenant_id: str, order_id: str, version: int | None = None) -> ReplayResult:
+        stored = (
+            self.exports.latest_stored(tenant_id, order_id)
+            if version is None
+            else self.exports.stored(tenant_id, order_id, version)
+        )
+        if stored is None:
+            which = f"version {version}" if version else "any export"
+            return ReplayResult(f"{tenant_id}:{order_id}:v{version or '?'}", False, problem=f"no {which} is stored")
+        return self.replay(stored)
+
+    def replay_all(self) -> Iterable[ReplayResult]:
+        for stored in self.exports.every_stored():
+            yield self.replay(stored)
+
+
+@dataclass(frozen=True)
+class ChangedDecision:
+    order_id: str
+    export_id: str
+    changes: list[FieldDifference]
+
+
+@dataclass(frozen=True)
+class DryRunReport:
+    tenant_id: str
+    active_version: int
+    draft_version: int
+    orders_evaluated: int
+    changed: list[ChangedDecision]
+    unchanged: list[str]
+    skipped: dict[str, str]
+
+
+def dry_run(exports: ExportStore, tenants: TenantStore, tenant_id: str, draft: PolicyDraft, last: int) -> DryRunReport:
+    """Decide the tenant's last `last` orders again under `draft`, from exactly what their
+    latest exports were decided from, and report every decision that would change."""
+    active = tenants.active_policy(tenant_id)
+    if active is None:
+        from meshline.dal.tenants import UnknownTenant
+
+        raise UnknownTenant(tenant_id)
+    candidate = TenantPolicy.from_draft(draft, tenant_id, active.version + 1)
+    changed, unchanged, skipped = [], [], {}
+    order_ids = exports.recent_orders(tenant_id, last)
+    for order_id in order_ids:
+        stored = exports.latest_stored(tenant_id, order_id)
+        if stored is None or stored.inputs is None:
+            skipped[order_id] = "no decision inputs recorded"
+            continue
+        export = stored.export
+        previous = None
+        if export.version > 1:
+            before = exports.stored(tenant_id, order_id, export.version - 1)
+            previous = before.export if before else None
+        decided_now = redecide(export, stored.inputs, candidate, previous).model_dump(mode="json")
+        changes = decision_changes(stored.document, decided_now)
+        if changes:
+            changed.append(ChangedDecision(order_id, export.export_id, changes))
+        else:
+            unchanged.append(order_id)
+    return DryRunReport(
+        tenant_id=tenant_id,
+        active_version=active.version,
+        draft_version=candidate.version,
+        orders_evaluated=len(order_ids) - len(skipped),
+        changed=changed,
+        unchanged=unchanged,
+        skipped=skipped,
+    )
