@@ -35,6 +35,8 @@ def routable_body(
     lines: list[tuple[str, int]],
     shipping_title: str = "Generic Shipping",
     name: str | None = None,
+    ship_to: dict[str, Any] | None = None,
+    discount_codes: list[str] = (),
 ) -> bytes:
     """An open, paid order shaped exactly like the real sample, with its own id, time and lines."""
     document: dict[str, Any] = json.loads(sample_body())
@@ -56,7 +58,47 @@ def routable_body(
         for index, (sku, quantity) in enumerate(lines, start=1)
     ]
     document["shipping_lines"][0]["title"] = shipping_title
+    if ship_to:
+        document["shipping_address"] = {**document["shipping_address"], **ship_to}
+    document["discount_codes"] = [{"code": code, "amount": "5.00", "type": "fixed_amount"} for code in discount_codes]
     return json.dumps(document, indent=4).encode("utf-8")
+
+
+DESTINATIONS = [
+    {"city": "Louisville", "province_code": "KY", "country_code": "US", "latitude": 38.25, "longitude": -85.76},
+    {"city": "Brooklyn", "province_code": "NY", "country_code": "US", "latitude": 40.65, "longitude": -73.95},
+    {"city": "Oakland", "province_code": "CA", "country_code": "US", "latitude": 37.80, "longitude": -122.27},
+    {"city": "Portland", "province_code": "OR", "country_code": "US", "latitude": 45.52, "longitude": -122.68},
+    {"city": "Toronto", "province_code": "ON", "country_code": "CA", "latitude": 43.65, "longitude": -79.38},
+    {"city": "Austin", "province_code": "TX", "country_code": "US", "latitude": 30.27, "longitude": -97.74},
+]
+SHIPPING_TITLES = ["Generic Shipping", "Generic Shipping", "Express Shipping", "Overnight Delivery"]
+
+
+def sample_orders(count: int, first_id: int = 5001, seed: int = 7) -> list[bytes]:
+    """`count` varied, realistic webhook bodies: a seeded mix of the demo SKUs, destinations
+    across the US and Canada, service levels, promotions, placed over the past two weeks."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    rng = random.Random(seed)
+    skus = ["TEE-BLK-M", "MUG-CLASSIC", "JERSEY-LTD", "706405908216", "706405907431"]
+    start = datetime(2026, 11, 11, 8, 0, tzinfo=UTC)
+    bodies = []
+    for index in range(count):
+        placed = start + timedelta(minutes=rng.randrange(14 * 24 * 60))
+        lines = [(sku, rng.choice([1, 1, 1, 2, 3])) for sku in rng.sample(skus, rng.choice([1, 1, 2, 3]))]
+        bodies.append(
+            routable_body(
+                first_id + index,
+                placed.isoformat().replace("+00:00", "Z"),
+                lines,
+                shipping_title=rng.choice(SHIPPING_TITLES),
+                ship_to=rng.choice(DESTINATIONS),
+                discount_codes=["WINTER26"] if rng.random() < 0.2 else [],
+            )
+        )
+    return bodies
 
 
 def shopify_headers(

@@ -41,6 +41,12 @@ class PublishSettings(_Environment):
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
 
 
+class PolicyAdminSettings(_Environment):
+    exports_table: str = Field(alias="EXPORTS_TABLE")
+    tenants_table: str = Field(alias="TENANTS_TABLE")
+    max_dry_run_orders: PositiveInt = Field(alias="MAX_DRY_RUN_ORDERS", default=500)
+
+
 @cache
 def ingest_settings() -> IngestSettings:
     return IngestSettings.from_environment()
@@ -56,7 +62,12 @@ def publish_settings() -> PublishSettings:
     return PublishSettings.from_environment()
 
 
+@cache
+def policy_admin_settings() -> PolicyAdminSettings:
+    return PolicyAdminSettings.from_environment()
+
+
 def reset() -> None:
     """Forget the cached environment (tests change it between cases)."""
-    for loader in (ingest_settings, decide_settings, publish_settings):
+    for loader in (ingest_settings, decide_settings, publish_settings, policy_admin_settings):
         loader.cache_clear()

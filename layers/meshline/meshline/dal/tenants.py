@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from botocore.exceptions import ClientError
@@ -21,7 +20,7 @@ from botocore.exceptions import ClientError
 from meshline.dal.aws import client
 from meshline.domain.inventory import StockSnapshot
 from meshline.domain.orders import Order
-from meshline.domain.policy import CapacityLeft, PolicyDraft, TenantPolicy
+from meshline.domain.policy import CapacityLeft, PolicyDraft, PolicyVersionSummary, TenantPolicy
 from meshline.domain.sla import ship_day
 from meshline.domain.types import format_utc
 
@@ -49,15 +48,6 @@ class StalePolicyVersion(RuntimeError):
             f"tenant '{tenant_id}': expected active policy version {expected if expected is not None else '(none)'}, "
             f"but the active version is {active if active is not None else '(none)'}; read it and submit again"
         )
-
-
-@dataclass(frozen=True)
-class PolicyVersionSummary:
-    version: int
-    policy_hash: str
-    created_at: str
-    created_by: str
-    name: str
 
 
 def tenant_key(tenant_id: str) -> str:

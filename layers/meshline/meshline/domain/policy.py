@@ -411,3 +411,11 @@ class TenantPolicy(PolicyDraft):
 
     def draft(self) -> PolicyDraft:
         return PolicyDraft.model_validate(self.model_dump(exclude={"tenant_id", "version"}))
+
+
+class PolicyVersionSummary(_Frozen):
+    version: PositiveInt
+    policy_hash: str
+    created_at: str
+    created_by: str
+    name: str

@@ -9,10 +9,9 @@ engine again with those, and comparing the result with what was stored, field by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from meshline.domain.exports import Export
 from meshline.domain.inventory import StockSnapshot
@@ -43,11 +42,12 @@ class DecisionInputs(BaseModel):
     stock: StockSnapshot
 
 
-@dataclass(frozen=True)
-class FieldDifference:
-    path: str
-    stored: Any
-    replayed: Any
+class FieldDifference(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    path: str = Field(description="e.g. 'lines[0].warehouse_id'")
+    stored: Any = Field(description="The value in the stored export (or, in a dry run, the active decision).")
+    replayed: Any = Field(description="The value decided again.")
 
     def __str__(self) -> str:
         return f"{self.path}: stored {self.stored!r}, replayed {self.replayed!r}"
@@ -65,7 +65,7 @@ def differences(stored: Any, replayed: Any, path: str = "") -> list[FieldDiffere
         for index, (left, right) in enumerate(zip(stored, replayed, strict=True)):
             found += differences(left, right, f"{path}[{index}]")
         return found
-    return [] if stored == replayed else [FieldDifference(path or "(root)", stored, replayed)]
+    return [] if stored == replayed else [FieldDifference(path=path or "(root)", stored=stored, replayed=replayed)]
 
 
 def decision_changes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldDifference]:

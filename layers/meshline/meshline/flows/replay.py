@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field
 
 from meshline.dal.exports import ExportStore, StoredExport
 from meshline.dal.tenants import TenantStore
@@ -12,12 +13,11 @@ from meshline.domain.policy import PolicyDraft, TenantPolicy
 from meshline.domain.replay import FieldDifference, decision_changes, differences, redecide
 
 
-@dataclass(frozen=True)
-class ReplayResult:
+class ReplayResult(BaseModel):
     export_id: str
-    reproduced: bool
-    differences: list[FieldDifference] = field(default_factory=list)
-    problem: str | None = None
+    reproduced: bool = Field(description="The engine decided exactly the stored export again, byte for byte.")
+    differences: list[FieldDifference] = Field(default_factory=list)
+    problem: str | None = Field(default=None, description="Why it could not be replayed at all.")
 
 
 class Replayer:
@@ -28,18 +28,18 @@ class Replayer:
         document = stored.document
         export_id = str(document.get("export_id"))
         if stored.inputs is None:
-            return ReplayResult(export_id, False, problem="no decision inputs were recorded with this export")
+            return ReplayResult(export_id=export_id, reproduced=False, problem="no decision inputs were recorded with this export")
         export = Export.model_validate(document)
         previous = None
         if export.version > 1:
             before = self.exports.stored(export.tenant_id, export.order_id, export.version - 1)
             if before is None:
-                return ReplayResult(export_id, False, problem=f"version {export.version - 1} is missing")
+                return ReplayResult(export_id=export_id, reproduced=False, problem=f"version {export.version - 1} is missing")
             previous = before.export
         policy = self.tenants.policy_version(export.tenant_id, export.decision_version.policy_version)
         replayed = redecide(export, stored.inputs, policy, previous).model_dump(mode="json")
         found = differences(document, replayed)
-        return ReplayResult(export_id, not found, found)
+        return ReplayResult(export_id=export_id, reproduced=not found, differences=found)
 
     def replay_version(self, tenant_id: str, order_id: str, version: int | None = None) -> ReplayResult:
         stored = (
@@ -49,7 +49,9 @@ class Replayer:
         )
         if stored is None:
             which = f"version {version}" if version else "any export"
-            return ReplayResult(f"{tenant_id}:{order_id}:v{version or '?'}", False, problem=f"no {which} is stored")
+            return ReplayResult(
+                export_id=f"{tenant_id}:{order_id}:v{version or '?'}", reproduced=False, problem=f"no {which} is stored"
+            )
         return self.replay(stored)
 
     def replay_all(self) -> Iterable[ReplayResult]:
@@ -57,22 +59,20 @@ class Replayer:
             yield self.replay(stored)
 
 
-@dataclass(frozen=True)
-class ChangedDecision:
+class ChangedDecision(BaseModel):
     order_id: str
-    export_id: str
+    export_id: str = Field(description="The current export the draft would decide differently.")
     changes: list[FieldDifference]
 
 
-@dataclass(frozen=True)
-class DryRunReport:
+class DryRunReport(BaseModel):
     tenant_id: str
     active_version: int
-    draft_version: int
+    draft_version: int = Field(description="The version the draft would get if it were put now.")
     orders_evaluated: int
-    changed: list[ChangedDecision]
+    changed: list[ChangedDecision] = Field(description="Orders whose decision would change, newest first.")
     unchanged: list[str]
-    skipped: dict[str, str]
+    skipped: dict[str, str] = Field(description="Orders that could not be evaluated, and why.")
 
 
 def dry_run(exports: ExportStore, tenants: TenantStore, tenant_id: str, draft: PolicyDraft, last: int) -> DryRunReport:
@@ -99,7 +99,7 @@ def dry_run(exports: ExportStore, tenants: TenantStore, tenant_id: str, draft: P
         decided_now = redecide(export, stored.inputs, candidate, previous).model_dump(mode="json")
         changes = decision_changes(stored.document, decided_now)
         if changes:
-            changed.append(ChangedDecision(order_id, export.export_id, changes))
+            changed.append(ChangedDecision(order_id=order_id, export_id=export.export_id, changes=changes))
         else:
             unchanged.append(order_id)
     return DryRunReport(

@@ -1,0 +1,66 @@
+"""Policy administration: put a new version, read versions, dry-run a draft, replay an order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from meshline.dal.exports import ExportStore
+from meshline.dal.tenants import TenantStore, UnknownTenant
+from meshline.domain.policy import PolicyDraft, PolicyVersionSummary, TenantPolicy
+from meshline.flows.replay import DryRunReport, Replayer, ReplayResult, dry_run
+from meshline.settings import PolicyAdminSettings
+
+
+class PutPolicyRequest(BaseModel):
+    expected_version: int | None = Field(
+        description="The active version this change is based on (null for a tenant's first policy); "
+        "a stale value is refused with 409, so two operators cannot overwrite each other."
+    )
+    policy: PolicyDraft
+
+
+class PolicyVersionCreated(BaseModel):
+    tenant_id: str
+    version: int
+    policy_hash: str
+
+
+class DryRunRequest(BaseModel):
+    policy: PolicyDraft
+    last: int = Field(default=200, ge=1, description="How many of the tenant's most recent orders to evaluate.")
+
+
+class PolicyAdministration:
+    def __init__(self, settings: PolicyAdminSettings):
+        self.settings = settings
+        self.tenants = TenantStore(settings.tenants_table)
+        self.exports = ExportStore(settings.exports_table)
+
+    def put(self, tenant_id: str, request: PutPolicyRequest, actor: str, now: datetime) -> PolicyVersionCreated:
+        policy = self.tenants.put_policy(tenant_id, request.policy, request.expected_version, actor, now)
+        return PolicyVersionCreated(tenant_id=tenant_id, version=policy.version, policy_hash=policy.policy_hash)
+
+    def active(self, tenant_id: str) -> TenantPolicy:
+        policy = self.tenants.active_policy(tenant_id)
+        if policy is None:
+            raise UnknownTenant(tenant_id)
+        return policy
+
+    def versions(self, tenant_id: str) -> list[PolicyVersionSummary]:
+        versions = self.tenants.policy_versions(tenant_id)
+        if not versions:
+            raise UnknownTenant(tenant_id)
+        return versions
+
+    def version(self, tenant_id: str, version: int) -> TenantPolicy:
+        return self.tenants.policy_version(tenant_id, version)
+
+    def dry_run(self, tenant_id: str, request: DryRunRequest) -> DryRunReport:
+        if request.last > self.settings.max_dry_run_orders:
+            raise ValueError(f"last: at most {self.settings.max_dry_run_orders} orders per dry run, got {request.last}")
+        return dry_run(self.exports, self.tenants, tenant_id, request.policy, request.last)
+
+    def replay(self, tenant_id: str, order_id: str, version: int | None) -> ReplayResult:
+        return Replayer(self.exports, self.tenants).replay_version(tenant_id, order_id, version)
