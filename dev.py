@@ -4,6 +4,9 @@
     python3 dev.py demo        run Meshline locally on moto (no AWS account, no Docker)
     python3 dev.py test        run the whole test suite (what CI runs)
     python3 dev.py stack       run the local stack in the foreground, for poking with the AWS CLI
+    python3 dev.py replay      decide stored exports again and compare (--all, or TENANT ORDER)
+    python3 dev.py dry-run     what a draft policy would change: TENANT POLICY.json [--last N]
+    python3 dev.py bench       the benchmarks under bench/ (decision latency and throughput)
     python3 dev.py schemas     regenerate schemas/ from the pydantic models
     python3 dev.py build       sam build (Lambda artifacts for the template's runtime, no Docker)
     python3 dev.py validate    sam validate --lint
@@ -56,6 +59,9 @@ def _run(*args: str) -> int:
 COMMANDS = {
     "demo": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "demo", *rest),
     "stack": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "stack", *rest),
+    "replay": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "replay", *rest),
+    "dry-run": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "dry-run", *rest),
+    "bench": lambda rest: _run(str(PYTHON), "-m", "bench", *rest),
     "test": lambda rest: _run(str(PYTHON), "-m", "pytest", *rest),
     "schemas": lambda rest: _run(str(PYTHON), "-m", "meshline_local.generate_schemas", *rest),
     "build": lambda rest: _run(str(BIN / "sam"), "build", *rest),

@@ -93,10 +93,17 @@ def show_exports(runtime: LocalRuntime, order_ids: list[str], warehouse_queues: 
             print(f"  owner        {document['owning_party']}   watchers: {', '.join(document['watchers'])}")
             print(f"  lines        {lines}")
             print(f"  ship by      {ship_by}   valid until {document['valid_until']}")
-            print(f"  exception    {document['exception_path']['kind']} (retry budget {document['exception_path']['retry_budget']})")
-            print(f"  why          {document['audit_trail'][-1]['change']}")
-            for candidate in document["explanation"]:
-                print(f"               - {candidate['warehouse_id']}: {'kept' if candidate['kept'] else 'eliminated'} by {candidate['rule']}: {candidate['detail']}")
+            path = document["exception_path"]
+            print(f"  exception    on {path['on']}: {path['kind']}, retry budget {path['retry_budget']}, "
+                  f"then {path['fallback']}" + (f", escalate to {' → '.join(path['contacts'])}" if path["contacts"] else ""))
+            for instruction in document["instructions"]:
+                print(f"  instruction  line {instruction['line_id']}: {instruction['kind']}: {instruction['text']}")
+            explanation = document["explanation"]
+            print(f"  why          {explanation['summary']}  (policy v{document['decision_version']['policy_version']})")
+            for candidate in explanation["candidates"]:
+                verdict = (f"#{candidate['rank']} {candidate['score']}" if candidate["kept"]
+                           else f"eliminated by {candidate['eliminated_by']}")
+                print(f"               - {candidate['warehouse_id']}: {verdict}: {candidate['detail']}")
             print(f"  warehouse    {', '.join(delivered.get(document['export_id'], [])) or 'none (nothing to ship)'}")
             print(f"  event bus    {announced.get(document['export_id'], 'not announced')}")
             print(f"  archive      s3://{bucket}/{key}" + ("" if key in archived else "  (MISSING)"))
@@ -177,8 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     stack.add_argument("--stage", default="local")
     stack.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))
     stack.add_argument("--no-seed", dest="seed_demo", action="store_false", help="do not seed the demo tenant")
+    from meshline_local import operate
+
+    operate.add_commands(commands)
     args = parser.parse_args(argv)
-    return run_demo(args) if args.command == "demo" else run_stack(args)
+    if args.command == "demo":
+        return run_demo(args)
+    if args.command == "stack":
+        return run_stack(args)
+    return args.run(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,25 @@
+"""python3 dev.py bench [decision] [--quick]"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench import decision
+
+BENCHMARKS = {"decision": decision.main}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], help="default: all")
+    parser.add_argument("--quick", action="store_true", help="fewer samples (CI smoke run)")
+    args = parser.parse_args(argv)
+    status = 0
+    for name in args.names or list(BENCHMARKS):
+        status |= BENCHMARKS[name](quick=args.quick)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
