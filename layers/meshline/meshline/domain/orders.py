@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
@@ -32,6 +34,10 @@ class GeoPoint(BaseModel):
 
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
+
+    @cached_property
+    def radians(self) -> tuple[float, float]:
+        return math.radians(self.latitude), math.radians(self.longitude)
 
 
 class Address(BaseModel):

@@ -71,7 +71,7 @@ from meshline.domain.policy import (
     Warehouse,
 )
 from meshline.domain.types import format_utc
-from meshline.domain.sla import makes_todays_cutoff, ship_by_for, ship_day
+from meshline.domain.sla import first_dispatch_day, ship_by_for, ship_day
 
 ENGINE_VERSION = "2026.11-2"
 """Changes whenever a rule of this module changes meaning; replay reports a mismatch in it."""
@@ -345,28 +345,30 @@ def _groups(order: Order, keep_kits_together: bool) -> list[Group]:
 
 def _usable_stock(
     rule: RoutingRule, policy: TenantPolicy, stock: StockSnapshot, skus: list[str]
-) -> tuple[dict[str, dict[str, int]], frozenset[str]]:
+) -> tuple[dict[str, dict[str, int]], dict[str, list[tuple[str, int]]], frozenset[str]]:
     """Per warehouse, the units of each SKU it can ship: above safety stock, and only if it
-    has the tags the SKU needs. Walks the snapshot's rows, which hold only the warehouses
-    that report the SKU, instead of every (warehouse, SKU) pair."""
+    has the tags the SKU needs; and per SKU, the warehouses holding it. Walks the
+    snapshot's rows, which hold only the warehouses that report the SKU."""
     safety = next((f for f in rule.filters if isinstance(f, SafetyStock)), None)
     usable: dict[str, dict[str, int]] = {warehouse.warehouse_id: {} for warehouse in policy.warehouses}
+    holdings: dict[str, list[tuple[str, int]]] = {}
     tags_of = {warehouse.warehouse_id: frozenset(warehouse.tags) for warehouse in policy.warehouses}
     all_needed: frozenset[str] = frozenset()
     for sku in skus:
+        needs_tags = frozenset(policy.sku_requirements.get(sku, ()))
+        all_needed |= needs_tags
         row = stock.levels.get(sku)
         if not row:
             continue
         reserve = safety.reserve(sku) if safety else 0
-        needs_tags = frozenset(policy.sku_requirements.get(sku, ()))
+        held_by = holdings[sku] = []
         for wid, units in row.items():
             if units > reserve:
                 held = usable.get(wid)
                 if held is not None and (not needs_tags or needs_tags <= tags_of[wid]):
                     held[sku] = units - reserve
-    for sku in skus:
-        all_needed |= frozenset(policy.sku_requirements.get(sku, ()))
-    return usable, all_needed
+                    held_by.append((wid, units - reserve))
+    return usable, holdings, all_needed
 
 
 def _try_rule(
@@ -379,8 +381,9 @@ def _try_rule(
     partial: bool,
 ) -> _Trial:
     skus = sorted({sku for group in groups for sku, _ in group.needs})
-    usable_by_warehouse, all_needed = _usable_stock(rule, policy, stock, skus)
+    usable_by_warehouse, holdings, all_needed = _usable_stock(rule, policy, stock, skus)
     terms = policy.terms(order.service_level)
+    context = _ScoreContext(order, now)
 
     eliminated: dict[str, CandidateExplanation] = {}
     survivors: list[tuple[tuple, Warehouse, dict[str, int], dict[str, int]]] = []
@@ -393,12 +396,12 @@ def _try_rule(
         if reason is not None:
             eliminated[wid] = CandidateExplanation(warehouse_id=wid, kept=False, eliminated_by=reason[0], detail=reason[1])
             continue
-        score = _score(rule, warehouse, order, usable, now)
+        score = _score(rule, warehouse, usable, context)
         survivors.append((_sort_key(rule, score, position), warehouse, usable, score))
 
     survivors.sort(key=lambda survivor: survivor[0])
     ranked = [(warehouse, usable) for _, warehouse, usable, _ in survivors]
-    allocation, unallocated = _allocate(policy, ranked, groups, partial)
+    allocation, unallocated = _allocate(policy, ranked, groups, partial, holdings)
     given = {warehouse.warehouse_id: taken for warehouse, taken in allocation}
     kept: dict[str, CandidateExplanation] = {}
     for rank, (_, warehouse, usable, score) in enumerate(survivors, start=1):
@@ -443,6 +446,9 @@ def _eliminating_filter(
             if not usable:
                 return routing_filter.kind, "holds none of the order's SKUs above safety stock"
         elif isinstance(routing_filter, CapacityLeft) and warehouse.daily_capacity is not None:
+            booked_days = stock.dispatches.get(warehouse.warehouse_id)
+            if not booked_days or max(booked_days.values()) < warehouse.daily_capacity:
+                continue  # no day is full: whichever day it would ship, there is room
             day = ship_day(warehouse, order.placed_at, terms)
             booked = stock.booked(warehouse.warehouse_id, day)
             if booked >= warehouse.daily_capacity:
@@ -450,22 +456,37 @@ def _eliminating_filter(
     return None
 
 
-def _score(rule: RoutingRule, warehouse: Warehouse, order: Order, usable: dict[str, int], now: datetime) -> dict[str, int]:
+class _ScoreContext:
+    """What scoring needs once per decision rather than once per warehouse."""
+
+    def __init__(self, order: Order, now: datetime):
+        self.now = now
+        location = order.destination.location if order.destination else None
+        self.destination = (math.radians(location.latitude), math.radians(location.longitude)) if location else None
+        self._today: dict[str, date] = {}
+
+    def today(self, zone: str) -> date:
+        day = self._today.get(zone)
+        if day is None:
+            day = self._today[zone] = self.now.astimezone(ZoneInfo(zone)).date()
+        return day
+
+
+def _score(rule: RoutingRule, warehouse: Warehouse, usable: dict[str, int], context: _ScoreContext) -> dict[str, int]:
     score: dict[str, int] = {}
     for key in rule.sorts:
         if key is SortKey.PRIORITY:
-            score[key] = warehouse.priority
+            score["priority"] = warehouse.priority
         elif key is SortKey.DISTANCE:
-            destination = order.destination.location if order.destination else None
-            if warehouse.location is not None and destination is not None:
-                score[key] = _distance_km(warehouse.location.latitude, warehouse.location.longitude,
-                                          destination.latitude, destination.longitude)
+            if warehouse.location is not None and context.destination is not None:
+                score["distance"] = _distance_km(warehouse.location.radians, context.destination)
         elif key is SortKey.STOCK_LEVEL:
-            score[key] = sum(usable.values())
+            score["stock_level"] = sum(usable.values())
         elif key is SortKey.COST:
-            score[key] = warehouse.cost_per_shipment_cents
+            score["cost"] = warehouse.cost_per_shipment_cents
         elif key is SortKey.MAKES_CUTOFF:
-            score[key] = int(makes_todays_cutoff(warehouse, now))
+            today = context.today(warehouse.time_zone)
+            score["makes_cutoff"] = int(first_dispatch_day(warehouse, context.now) == today)
     return score
 
 
@@ -473,20 +494,20 @@ def _sort_key(rule: RoutingRule, score: dict[str, int], position: int) -> tuple:
     key: list[int] = []
     for sort in rule.sorts:
         if sort is SortKey.DISTANCE:
-            key.append(score.get(sort, UNKNOWN_DISTANCE))
-        elif sort in (SortKey.STOCK_LEVEL, SortKey.MAKES_CUTOFF):
-            key.append(-score[sort])  # more is better
+            key.append(score.get("distance", UNKNOWN_DISTANCE))
+        elif sort is SortKey.STOCK_LEVEL or sort is SortKey.MAKES_CUTOFF:
+            key.append(-score[sort.value])  # more is better
         else:
-            key.append(score[sort])
+            key.append(score[sort.value])
     key.append(position)
     return tuple(key)
 
 
-def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> int:
-    """Great-circle distance, rounded to the kilometre so that scores hash exactly."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+def _distance_km(point: tuple[float, float], other: tuple[float, float]) -> int:
+    """Great-circle distance between two (latitude, longitude) in radians, rounded to the
+    kilometre so that scores hash exactly."""
+    (lat1, lon1), (lat2, lon2) = point, other
+    a = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     return round(2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a))))
 
 
@@ -548,13 +569,91 @@ def _take(groups: list[Group], usable: dict[str, int]) -> tuple[list[Group], int
     return taken, units
 
 
+def _independent(groups: list[Group]) -> bool:
+    """No SKU appears in two groups: whether a warehouse can ship a group then does not
+    depend on which other groups it ships, the usual case (one line per SKU)."""
+    seen: set[str] = set()
+    for group in groups:
+        for sku, _ in group.needs:
+            if sku in seen:
+                return False
+            seen.add(sku)
+    return True
+
+
+def _allocate_by_coverage(
+    policy: TenantPolicy,
+    ranked: list[tuple[Warehouse, dict[str, int]]],
+    groups: list[Group],
+    partial: bool,
+    holdings: dict[str, list[tuple[str, int]]],
+) -> tuple[list[tuple[Warehouse, list[Group]]], list[Group]]:
+    """The same decisions as the general search, in O(warehouses x groups) for independent
+    groups: which groups each warehouse can ship is computed once, and the greedy split
+    only subtracts the units of allocated groups from the warehouses that could ship them.
+    (The general search re-evaluates every warehouse after each pick.)"""
+    if not ranked:
+        return [], list(groups)
+    rank_of = {warehouse.warehouse_id: rank for rank, (warehouse, _) in enumerate(ranked)}
+    covers: list[list[int]] = [[] for _ in ranked]
+    units = [0] * len(ranked)
+    holders: list[list[int]] = [[] for _ in groups]
+    total = 0
+    for index, group in enumerate(groups):
+        total += group.units
+        if len(group.needs) == 1:
+            # Walk only the warehouses that hold the SKU (usually a minority), not all of them.
+            sku, needed = group.needs[0]
+            ranks = sorted(rank_of[wid] for wid, held in holdings.get(sku, ()) if held >= needed and wid in rank_of)
+        else:
+            ranks = [rank for rank, (_, usable) in enumerate(ranked) if _fits(group, usable)]
+        holders[index] = ranks
+        for rank in ranks:
+            covers[rank].append(index)
+            units[rank] += group.units
+    for rank in range(len(ranked)):
+        if units[rank] == total:  # one warehouse ships everything: the best-ranked such one wins
+            return [(ranked[rank][0], list(groups))], []
+
+    if policy.split.mode is SplitMode.NEVER:
+        best = max(range(len(ranked)), key=lambda rank: (units[rank], -rank), default=None)
+        if not partial or best is None or not units[best]:
+            return [], list(groups)
+        taken = set(covers[best])
+        return [(ranked[best][0], [groups[i] for i in covers[best]])], [g for i, g in enumerate(groups) if i not in taken]
+
+    limit = policy.split.max_shipments if policy.split.mode is SplitMode.UP_TO else len(ranked)
+    remaining = set(range(len(groups)))
+    allocation: list[tuple[Warehouse, list[Group]]] = []
+    while remaining and len(allocation) < limit:
+        best = max(range(len(ranked)), key=lambda rank: (units[rank], -rank))
+        if units[best] <= 0:
+            break
+        taken = [index for index in covers[best] if index in remaining]
+        for index in taken:
+            remaining.discard(index)
+            for holder in holders[index]:
+                units[holder] -= groups[index].units
+        units[best] = -1  # used
+        allocation.append((ranked[best][0], [groups[index] for index in taken]))
+    if remaining and not partial:
+        return [], list(groups)
+    return allocation, [group for index, group in enumerate(groups) if index in remaining]
+
+
 def _allocate(
-    policy: TenantPolicy, ranked: list[tuple[Warehouse, dict[str, int]]], groups: list[Group], partial: bool
+    policy: TenantPolicy,
+    ranked: list[tuple[Warehouse, dict[str, int]]],
+    groups: list[Group],
+    partial: bool,
+    holdings: dict[str, list[tuple[str, int]]] | None = None,
 ) -> tuple[list[tuple[Warehouse, list[Group]]], list[Group]]:
     """Assign groups to warehouses under the split policy; return the allocation and what is left.
 
     Without `partial` (nothing ships unless everything does) the search stops at the first
     warehouse that cannot take a group, which keeps a short order's decision cheap."""
+    if holdings is not None and _independent(groups):
+        return _allocate_by_coverage(policy, ranked, groups, partial, holdings)
     for warehouse, usable in ranked:  # one warehouse that ships everything beats any split
         if _ships_all(groups, usable):
             return [(warehouse, list(groups))], []
