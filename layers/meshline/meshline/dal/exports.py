@@ -76,7 +76,7 @@ class ExportStore:
     def __init__(self, table: str):
         self.table = table
 
-    def latest(self, tenant_id: str, order_id: str) -> Export | None:
+    def _latest_item(self, tenant_id: str, order_id: str) -> dict[str, Any] | None:
         response = client("dynamodb").query(
             TableName=self.table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :versions)",
@@ -86,7 +86,11 @@ class ExportStore:
             ConsistentRead=True,
         )
         items = response.get("Items", [])
-        return Export.model_validate_json(items[0]["document"]["S"]) if items else None
+        return items[0] if items else None
+
+    def latest(self, tenant_id: str, order_id: str) -> Export | None:
+        item = self._latest_item(tenant_id, order_id)
+        return Export.model_validate_json(item["document"]["S"]) if item else None
 
     def history(self, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
         """Every stored export document of an order, oldest first."""
@@ -165,16 +169,8 @@ class ExportStore:
         return _stored(item) if item else None
 
     def latest_stored(self, tenant_id: str, order_id: str) -> StoredExport | None:
-        response = client("dynamodb").query(
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :versions)",
-            ExpressionAttributeValues={":pk": {"S": order_key(tenant_id, order_id)}, ":versions": {"S": VERSION_PREFIX}},
-            ScanIndexForward=False,
-            Limit=1,
-            ConsistentRead=True,
-        )
-        items = response.get("Items", [])
-        return _stored(items[0]) if items else None
+        item = self._latest_item(tenant_id, order_id)
+        return _stored(item) if item else None
 
     def recent_orders(self, tenant_id: str, limit: int) -> list[str]:
         """The tenant's last `limit` orders by placed-at time, newest first (sparse index)."""
