@@ -12,7 +12,7 @@ Items of one tenant (pk `TENANT#<tenant>`):
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime
 
 from botocore.exceptions import ClientError
@@ -62,14 +62,16 @@ def dispatches_key(warehouse_id: str, day: date) -> str:
     return f"DISPATCHES#{warehouse_id}#{day.isoformat()}"
 
 
-# Versions are immutable, so a parsed policy can be kept for the life of the execution environment.
-_parsed: dict[tuple[str, int, str], TenantPolicy] = {}
+# Versions are immutable, so a parsed policy can be kept for the life of the execution
+# environment, keyed by (tenant key, version); the hash guards against a table rebuilt
+# under the same names (a local stack reset, a restored backup).
+_parsed: dict[tuple[str, int], TenantPolicy] = {}
 
 
 def _policy_from_item(item: Mapping) -> TenantPolicy:
-    key = (item["pk"]["S"], int(item["version"]["N"]), item["policy_hash"]["S"])
+    key = (item["pk"]["S"], int(item["version"]["N"]))
     policy = _parsed.get(key)
-    if policy is None:
+    if policy is None or policy.policy_hash != item["policy_hash"]["S"]:
         policy = _parsed[key] = TenantPolicy.model_validate_json(item["document"]["S"])
     return policy
 
@@ -150,9 +152,6 @@ class TenantStore:
 
     def policy_version(self, tenant_id: str, version: int) -> TenantPolicy:
         pk = tenant_key(tenant_id)
-        cached = next((p for (k, v, _), p in _parsed.items() if k == pk and v == version), None)
-        if cached is not None:
-            return cached
         item = client("dynamodb").get_item(
             TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": version_key(version)}}, ConsistentRead=True
         ).get("Item")
@@ -232,11 +231,3 @@ class TenantStore:
                 "levels": {"M": {wh: {"N": str(units)} for wh, units in levels.items()}},
             },
         )
-
-    def stock_levels(self, tenant_id: str, skus: Iterable[str]) -> dict[str, dict[str, int]]:
-        pk = tenant_key(tenant_id)
-        items = self._batch_get([{"pk": {"S": pk}, "sk": {"S": f"SKU#{sku}"}} for sku in sorted(set(skus))])
-        return {
-            item["sk"]["S"].removeprefix("SKU#"): {wh: int(units["N"]) for wh, units in item["levels"]["M"].items()}
-            for item in items
-        }
