@@ -22,7 +22,6 @@ import re
 import sys
 import threading
 import time
-import traceback
 import uuid
 import warnings
 from dataclasses import dataclass, field

@@ -50,7 +50,6 @@ from meshline.domain.exports import (
     canonical_json,
     export_id_for,
     seal,
-    sha256_hex,
 )
 from pydantic_core import to_json
 
@@ -71,7 +70,7 @@ from meshline.domain.policy import (
     Warehouse,
 )
 from meshline.domain.types import format_utc
-from meshline.domain.sla import first_dispatch_day, ship_by_for, ship_day
+from meshline.domain.sla import makes_todays_cutoff, ship_by_for, ship_day
 
 ENGINE_VERSION = "2026.11-2"
 """Changes whenever a rule of this module changes meaning; replay reports a mismatch in it."""
@@ -485,8 +484,7 @@ def _score(rule: RoutingRule, warehouse: Warehouse, usable: dict[str, int], cont
         elif key is SortKey.COST:
             score["cost"] = warehouse.cost_per_shipment_cents
         elif key is SortKey.MAKES_CUTOFF:
-            today = context.today(warehouse.time_zone)
-            score["makes_cutoff"] = int(first_dispatch_day(warehouse, context.now) == today)
+            score["makes_cutoff"] = int(makes_todays_cutoff(warehouse, context.now, context.today(warehouse.time_zone)))
     return score
 
 

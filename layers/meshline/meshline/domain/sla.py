@@ -86,6 +86,8 @@ def ship_by_for(warehouse: Warehouse, placed_at: datetime, terms: ServiceLevelTe
     return Sla(ship_by=ship_by, pick_window=PickWindow(start=max(opens, placed_at), end=ship_by))
 
 
-def makes_todays_cutoff(warehouse: Warehouse, now: datetime) -> bool:
-    """True when `now` is on a local business day before that day's cutoff."""
-    return first_dispatch_day(warehouse, now) == now.astimezone(ZoneInfo(warehouse.time_zone)).date()
+def makes_todays_cutoff(warehouse: Warehouse, now: datetime, today: date | None = None) -> bool:
+    """True when `now` is on a local business day before that day's cutoff. `today` (the
+    local date of `now` in the warehouse's zone) may be passed by callers that know it."""
+    local_today = today if today is not None else now.astimezone(ZoneInfo(warehouse.time_zone)).date()
+    return first_dispatch_day(warehouse, now) == local_today
