@@ -35,6 +35,11 @@ class DecideSettings(_Environment):
     tenants_table: str = Field(alias="TENANTS_TABLE")
 
 
+class AcknowledgeSettings(_Environment):
+    exports_table: str = Field(alias="EXPORTS_TABLE")
+    tenants_table: str = Field(alias="TENANTS_TABLE")
+
+
 class PublishSettings(_Environment):
     exports_table: str = Field(alias="EXPORTS_TABLE")
     archive_bucket: str = Field(alias="ARCHIVE_BUCKET")
@@ -58,6 +63,11 @@ def decide_settings() -> DecideSettings:
 
 
 @cache
+def acknowledge_settings() -> AcknowledgeSettings:
+    return AcknowledgeSettings.from_environment()
+
+
+@cache
 def publish_settings() -> PublishSettings:
     return PublishSettings.from_environment()
 
@@ -69,5 +79,5 @@ def policy_admin_settings() -> PolicyAdminSettings:
 
 def reset() -> None:
     """Forget the cached environment (tests change it between cases)."""
-    for loader in (ingest_settings, decide_settings, publish_settings, policy_admin_settings):
+    for loader in (ingest_settings, decide_settings, acknowledge_settings, publish_settings, policy_admin_settings):
         loader.cache_clear()

@@ -8,9 +8,15 @@ Items of one order (pk `ORDER#<tenant>#<order>`):
   orders by placed-at time (the dry run's "last N orders");
 - `TRIGGER#<trigger id>`: written in the same transaction as the export it caused, so a
   redelivered trigger can never produce a second export;
-- `QUARANTINE#<export id>`: an export that failed its schema, kept for repair, never published.
+- `QUARANTINE#<export id>`: an export that failed its schema, kept for repair, never published;
+- `A#<version>#<sequence>`: a warehouse's acknowledgement of that version, a chain entry;
+- `ACK#<warehouse>#<ack id>`: written with it, so a resent acknowledgement is recorded once;
+- `REFUSED#<warehouse>#<ack id>`: an acknowledgement that was refused, and why.
 
-Only PutItem (inside a transaction) ever writes here; nothing updates or deletes.
+Only PutItem (inside a transaction) ever writes here; nothing updates or deletes. An
+acknowledgement and a new export version of the same order are ordered by conditions
+on each other's next key: an answer is stored only while its version is still the
+latest, and a new version only while no answer has arrived since it read the chain.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from meshline.dal.aws import client
+from meshline.domain.acknowledgements import Acknowledgement, AcknowledgementRequest
 from meshline.domain.exports import Export, canonical_json
 from meshline.domain.replay import DecisionInputs
 from meshline.domain.types import format_utc
@@ -32,9 +39,13 @@ from meshline.domain.types import format_utc
 VERSION_PREFIX = "V#"
 TRIGGER_PREFIX = "TRIGGER#"
 QUARANTINE_PREFIX = "QUARANTINE#"
+ACK_PREFIX = "A#"
+ACK_MARKER_PREFIX = "ACK#"
+REFUSED_PREFIX = "REFUSED#"
 
 
 TENANT_ORDERS_INDEX = "TenantOrders"
+NOT_YET = "attribute_not_exists(pk)"
 
 
 @dataclass(frozen=True)
@@ -61,7 +72,25 @@ class Appended(StrEnum):
 
 
 class VersionTaken(RuntimeError):
-    """Another writer stored this version first; re-read the latest version and decide again."""
+    """Another writer stored this version first, or an acknowledgement arrived since the
+    chain was read; re-read the latest version and decide again."""
+
+
+class AckSequenceTaken(RuntimeError):
+    """Another acknowledgement took this place in the chain first; re-read and try again."""
+
+
+class Recorded(StrEnum):
+    RECORDED = "recorded"
+    ALREADY_RECORDED = "already_recorded"
+
+
+def ack_key(version: int, sequence: int) -> str:
+    return f"{ACK_PREFIX}{version:010d}#{sequence:06d}"
+
+
+def ack_marker_key(request: AcknowledgementRequest) -> str:
+    return f"{ACK_MARKER_PREFIX}{request.warehouse_id}#{request.ack_id}"
 
 
 def order_key(tenant_id: str, order_id: str) -> str:
@@ -94,28 +123,18 @@ class ExportStore:
 
     def history(self, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
         """Every stored export document of an order, oldest first."""
-        documents: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :versions)",
-            "ExpressionAttributeValues": {
-                ":pk": {"S": order_key(tenant_id, order_id)},
-                ":versions": {"S": VERSION_PREFIX},
-            },
-            "ConsistentRead": True,
-        }
-        while True:
-            response = client("dynamodb").query(**request)
-            documents.extend(json.loads(item["document"]["S"]) for item in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return documents
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [json.loads(item["document"]["S"]) for item in self._query_prefix(tenant_id, order_id, VERSION_PREFIX)]
 
     def append(
-        self, export: Export, inputs: DecisionInputs | None = None, also: list[dict] | None = None
+        self,
+        export: Export,
+        inputs: DecisionInputs | None = None,
+        also: list[dict] | None = None,
+        acknowledgement: Acknowledgement | None = None,
     ) -> Appended:
         """Store a new version and mark its trigger as applied, with `also` (e.g. dispatch
-        bookings) in the same transaction: all or nothing."""
+        bookings) and the `acknowledgement` that caused it (a rejection) in the same
+        transaction: all or nothing."""
         pk = {"S": order_key(export.tenant_id, export.order_id)}
         export_item = {
             "pk": pk,
@@ -140,25 +159,142 @@ class ExportStore:
             "item_type": {"S": "trigger"},
             "export_id": {"S": export.export_id},
         }
-        not_yet = "attribute_not_exists(pk)"
-        try:
-            client("dynamodb").transact_write_items(
-                TransactItems=[
-                    {"Put": {"TableName": self.table, "Item": export_item, "ConditionExpression": not_yet}},
-                    {"Put": {"TableName": self.table, "Item": trigger_item, "ConditionExpression": not_yet}},
-                    *(also or []),
-                ]
-            )
+        items = [
+            {"Put": {"TableName": self.table, "Item": export_item, "ConditionExpression": NOT_YET}},
+            {"Put": {"TableName": self.table, "Item": trigger_item, "ConditionExpression": NOT_YET}},
+        ]
+        if export.version > 1:
+            # No answer to the superseded version may have arrived after the ones this one names.
+            answered = export.acknowledged.count if export.acknowledged else 0
+            items.append(self._absent(pk, ack_key(export.version - 1, answered + 1)))
+        if acknowledgement is not None:
+            items += self._acknowledgement_puts(acknowledgement)
+        reasons = self._transact([*items, *(also or [])])
+        if reasons is None:
             return Appended.WRITTEN
+        if reasons[1] == "ConditionalCheckFailed":
+            return Appended.TRIGGER_ALREADY_APPLIED
+        if reasons[0] == "ConditionalCheckFailed" or (export.version > 1 and reasons[2] == "ConditionalCheckFailed"):
+            raise VersionTaken(f"{export.export_id} was already written, or an answer arrived since the chain was read")
+        if acknowledgement is not None and "ConditionalCheckFailed" in reasons[3:5]:
+            raise AckSequenceTaken(f"another acknowledgement took place {acknowledgement.sequence} first")
+        raise RuntimeError(f"transaction cancelled: {reasons}")
+
+    def record_acknowledgement(self, acknowledgement: Acknowledgement) -> Recorded:
+        """Store an answer as the next chain entry, only while its export version is the latest."""
+        pk = {"S": order_key(acknowledgement.tenant_id, acknowledgement.order_id)}
+        items = [
+            *self._acknowledgement_puts(acknowledgement),
+            self._absent(pk, version_key(acknowledgement.export_version + 1)),
+        ]
+        reasons = self._transact(items)
+        if reasons is None:
+            return Recorded.RECORDED
+        if reasons[0] == "ConditionalCheckFailed":
+            return Recorded.ALREADY_RECORDED
+        if reasons[2] == "ConditionalCheckFailed":
+            raise VersionTaken(f"a newer version of order {acknowledgement.order_id} was written meanwhile")
+        if reasons[1] == "ConditionalCheckFailed":
+            raise AckSequenceTaken(f"another acknowledgement took place {acknowledgement.sequence} first")
+        raise RuntimeError(f"transaction cancelled: {reasons}")
+
+    def was_recorded(self, tenant_id: str, order_id: str, request: AcknowledgementRequest) -> bool:
+        item = client("dynamodb").get_item(
+            TableName=self.table,
+            Key={"pk": {"S": order_key(tenant_id, order_id)}, "sk": {"S": ack_marker_key(request)}},
+            ConsistentRead=True,
+        ).get("Item")
+        return item is not None
+
+    def acknowledgements(self, tenant_id: str, order_id: str, version: int | None = None) -> list[Acknowledgement]:
+        """The answers recorded against one version (or every version), in chain order."""
+        prefix = f"{ACK_PREFIX}{version:010d}#" if version is not None else ACK_PREFIX
+        return [Acknowledgement.model_validate_json(item["document"]["S"]) for item in self._query_prefix(tenant_id, order_id, prefix)]
+
+    def acknowledgement_documents(self, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
+        return [json.loads(item["document"]["S"]) for item in self._query_prefix(tenant_id, order_id, ACK_PREFIX)]
+
+    def refused(self, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
+        return [json.loads(item["document"]["S"]) for item in self._query_prefix(tenant_id, order_id, REFUSED_PREFIX)]
+
+    def record_refusal(self, tenant_id: str, order_id: str, request: dict[str, Any], reason: str, now: datetime) -> None:
+        """Keep a refused answer as a record; outside the chain, never acted on."""
+        document = {"request": request, "reason": reason, "refused_at": format_utc(now)}
+        try:
+            client("dynamodb").put_item(
+                TableName=self.table,
+                Item={
+                    "pk": {"S": order_key(tenant_id, order_id)},
+                    "sk": {"S": f"{REFUSED_PREFIX}{request.get('warehouse_id')}#{request.get('ack_id')}"},
+                    "item_type": {"S": "refused_acknowledgement"},
+                    "document": {"S": canonical_json(document)},
+                },
+                ConditionExpression=NOT_YET,
+            )
+        except ClientError as error:  # the same answer sent again: the first refusal stands
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def _acknowledgement_puts(self, acknowledgement: Acknowledgement) -> list[dict[str, Any]]:
+        pk = {"S": order_key(acknowledgement.tenant_id, acknowledgement.order_id)}
+        request = acknowledgement.request
+        marker = {
+            "pk": pk,
+            "sk": {"S": ack_marker_key(request)},
+            "item_type": {"S": "acknowledgement_marker"},
+            "chain_key": {"S": ack_key(acknowledgement.export_version, acknowledgement.sequence)},
+        }
+        entry = {
+            "pk": pk,
+            "sk": {"S": ack_key(acknowledgement.export_version, acknowledgement.sequence)},
+            "item_type": {"S": "acknowledgement"},
+            "tenant_id": {"S": acknowledgement.tenant_id},
+            "order_id": {"S": acknowledgement.order_id},
+            "warehouse_id": {"S": request.warehouse_id},
+            "kind": {"S": str(request.kind)},
+            "recorded_at": {"S": format_utc(acknowledgement.recorded_at)},
+            "content_hash": {"S": acknowledgement.content_hash},
+            "document": {"S": canonical_json(acknowledgement.model_dump(mode="json"))},
+        }
+        return [
+            {"Put": {"TableName": self.table, "Item": marker, "ConditionExpression": NOT_YET}},
+            {"Put": {"TableName": self.table, "Item": entry, "ConditionExpression": NOT_YET}},
+        ]
+
+    def _absent(self, pk: dict[str, str], sort_key: str) -> dict[str, Any]:
+        return {
+            "ConditionCheck": {
+                "TableName": self.table,
+                "Key": {"pk": pk, "sk": {"S": sort_key}},
+                "ConditionExpression": NOT_YET,
+            }
+        }
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[str | None] | None:
+        """Run a transaction; None when it committed, else each item's cancellation code."""
+        try:
+            client("dynamodb").transact_write_items(TransactItems=items)
+            return None
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            if len(reasons) >= 2 and reasons[1] == "ConditionalCheckFailed":
-                return Appended.TRIGGER_ALREADY_APPLIED
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                raise VersionTaken(f"{export.export_id} was already written by another decision") from error
-            raise
+            return reasons + [None] * (len(items) - len(reasons))
+
+    def _query_prefix(self, tenant_id: str, order_id: str, prefix: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": order_key(tenant_id, order_id)}, ":prefix": {"S": prefix}},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = client("dynamodb").query(**request)
+            items.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def stored(self, tenant_id: str, order_id: str, version: int) -> StoredExport | None:
         item = client("dynamodb").get_item(

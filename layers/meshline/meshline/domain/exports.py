@@ -32,6 +32,7 @@ class LineAction(StrEnum):
     BACKORDER = "backorder"
     CANCEL = "cancel"
     NO_SHIPPING = "no_shipping"
+    HOLD = "hold"  # rejected and not re-routed: a person decides (the exception path says who)
 
 
 class ExceptionKind(StrEnum):
@@ -67,6 +68,14 @@ class Trigger(_Frozen):
 class Supersedes(_Frozen):
     export_id: str
     content_hash: Sha256Hex
+
+
+class AckLink(_Frozen):
+    """The acknowledgements recorded against the superseded version: how many, and the
+    hash of the last one, which names the one before it, back to that export."""
+
+    count: PositiveInt
+    last_hash: Sha256Hex
 
 
 class DecisionVersion(_Frozen):
@@ -178,6 +187,9 @@ class Export(_Frozen):
     order_id: OrderId
     version: PositiveInt
     supersedes: Supersedes | None
+    acknowledged: AckLink | None = Field(
+        default=None, description="The superseded version's acknowledgements, when it had any (hash chain)."
+    )
     created_at: UtcDatetime
     trigger: Trigger
     owning_party: Party
@@ -203,6 +215,8 @@ class Export(_Frozen):
             raise ValueError(f"export_id must be '{expected_id}', got '{self.export_id}'")
         if (self.version == 1) != (self.supersedes is None):
             raise ValueError("version 1 supersedes nothing; every later version must name the export it supersedes")
+        if self.acknowledged is not None and self.supersedes is None:
+            raise ValueError("acknowledged names answers to a superseded version; version 1 has none")
         if self.trigger.kind is TriggerKind.MANUAL_OVERRIDE and not (self.justification and self.signature):
             raise ValueError("a manual override requires a justification and a signature")
         line_ids = [line.line_id for line in self.lines]

@@ -17,6 +17,7 @@ from meshline.domain.exports import Export
 from meshline.domain.inventory import StockSnapshot
 from meshline.domain.orders import Order
 from meshline.domain.policy import TenantPolicy
+from meshline.domain.rejections import Reroute
 
 DECISION_FIELDS = (
     "intended_action",
@@ -40,6 +41,7 @@ class DecisionInputs(BaseModel):
 
     order: Order
     stock: StockSnapshot
+    reroute: Reroute | None = Field(default=None, description="Set when the decision followed a warehouse's rejection.")
 
 
 class FieldDifference(BaseModel):
@@ -76,4 +78,7 @@ def redecide(stored: Export, inputs: DecisionInputs, policy: TenantPolicy, previ
     """The engine's answer today to exactly the question `stored` answered."""
     from meshline.domain.routing import decide
 
-    return decide(inputs.order, policy, inputs.stock, stored.trigger, previous, stored.created_at)
+    return decide(
+        inputs.order, policy, inputs.stock, stored.trigger, previous, stored.created_at,
+        reroute=inputs.reroute, acknowledged=stored.acknowledged,
+    )

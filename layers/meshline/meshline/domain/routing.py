@@ -30,6 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from meshline.domain.exports import (
+    AckLink,
     AuditEntry,
     CandidateExplanation,
     DecisionVersion,
@@ -69,10 +70,11 @@ from meshline.domain.policy import (
     TenantPolicy,
     Warehouse,
 )
+from meshline.domain.rejections import Reroute
 from meshline.domain.types import format_utc
 from meshline.domain.sla import makes_todays_cutoff, ship_by_for, ship_day
 
-ENGINE_VERSION = "2026.11-2"
+ENGINE_VERSION = "2026.11-3"
 """Changes whenever a rule of this module changes meaning; replay reports a mismatch in it."""
 
 DECIDER = "system:meshline-decide"
@@ -87,7 +89,13 @@ def decide(
     trigger: Trigger,
     previous: Export | None,
     now: datetime,
+    *,
+    reroute: Reroute | None = None,
+    acknowledged: AckLink | None = None,
 ) -> Export:
+    """`reroute` (after a warehouse's rejection) decides only the rejected lines again and
+    keeps every other line as `previous` had it; `acknowledged` names the answers recorded
+    against `previous`, which the new version seals into the order's hash chain."""
     if order.tenant_id != policy.tenant_id:
         raise ValueError(f"order of tenant '{order.tenant_id}' cannot be decided under a policy of '{policy.tenant_id}'")
     if order.status is OrderStatus.CANCELLED:
@@ -98,6 +106,10 @@ def decide(
             lines=_lines_with(order, {}, LineAction.NO_SHIPPING),
             explanation=Explanation(summary="no line requires shipping"),
         )
+    elif reroute is not None:
+        if previous is None:
+            raise ValueError("a re-route changes an existing export: previous is required")
+        outcome = _reroute(order, policy, stock, previous, reroute, now)
     else:
         outcome = _route(order, policy, stock, now)
 
@@ -112,6 +124,7 @@ def decide(
             "order_id": order.order_id,
             "version": version,
             "supersedes": Supersedes(export_id=previous.export_id, content_hash=previous.content_hash) if previous else None,
+            "acknowledged": acknowledged,
             "created_at": now,
             "trigger": trigger,
             "owning_party": owner,
@@ -120,14 +133,14 @@ def decide(
                 policy_version=policy.version,
                 policy_hash=policy.policy_hash,
                 engine=ENGINE_VERSION,
-                inputs_hash=inputs_hash(order, policy, stock, trigger, previous, now),
+                inputs_hash=inputs_hash(order, policy, stock, trigger, previous, now, reroute, acknowledged),
             ),
             "intended_action": outcome.action,
             "lines": outcome.lines,
             "sla": _sla(order, policy, outcome, now),
             "shipments": outcome.shipments,
             "valid_until": _valid_until(order, policy, outcome, now),
-            "exception_path": _exception_path(policy, outcome.action),
+            "exception_path": outcome.exception_path or _exception_path(policy, outcome.action),
             "instructions": _instructions(order, policy, outcome.lines),
             "explanation": outcome.explanation,
             "audit_trail": trail,
@@ -136,7 +149,14 @@ def decide(
 
 
 def inputs_hash(
-    order: Order, policy: TenantPolicy, stock: StockSnapshot, trigger: Trigger, previous: Export | None, now: datetime
+    order: Order,
+    policy: TenantPolicy,
+    stock: StockSnapshot,
+    trigger: Trigger,
+    previous: Export | None,
+    now: datetime,
+    reroute: Reroute | None = None,
+    acknowledged: AckLink | None = None,
 ) -> str:
     """sha256 over every input, in a fixed order with sorted keys.
 
@@ -161,6 +181,8 @@ def inputs_hash(
         "policy": policy.policy_hash,
         "now": format_utc(now),
         "previous": previous.content_hash if previous else None,
+        "acknowledged": acknowledged.model_dump(mode="json") if acknowledged else None,
+        "reroute": canonical_json(reroute.model_dump(mode="json")) if reroute else None,
         # Models with dict fields (a trigger's delivery_ids) keep whatever key order they were
         # parsed with, so these two go through the sorted-key canonical form.
         "trigger": canonical_json(trigger.model_dump(mode="json")),
@@ -182,6 +204,8 @@ class _Outcome:
     shipments: list[Shipment] = field(default_factory=list)
     backordered: bool = False
     cancel_deadline: datetime | None = None
+    exception_path: ExceptionPath | None = None  # set when the situation, not the action, picks the path
+    promised_by: datetime | None = None  # kept from the previous version for lines it had already backordered
 
 
 def _cancelled(order: Order, why: str) -> _Outcome:
@@ -234,19 +258,31 @@ class _Trial:
         return not self.unallocated
 
 
-def _route(order: Order, policy: TenantPolicy, stock: StockSnapshot, now: datetime) -> _Outcome:
+def _best_trial(
+    order: Order,
+    policy: TenantPolicy,
+    stock: StockSnapshot,
+    now: datetime,
+    partial: bool,
+    excluded: frozenset[str] = frozenset(),
+) -> tuple[_Trial, list[RuleTrial]]:
+    """Rules in order until one ships every group; else the one that ships the most units."""
     groups = _groups(order, policy.split.keep_kits_together)
-    # Partial allocations only matter when something will ship from them.
-    partial = policy.backorder.mode is BackorderMode.SHIP_AVAILABLE
     trials: list[_Trial] = []
     for rule in policy.routing:
-        trials.append(_try_rule(rule, order, policy, stock, groups, now, partial))
+        trials.append(_try_rule(rule, order, policy, stock, groups, now, partial, excluded))
         if trials[-1].complete:
             break
     chosen = next((trial for trial in trials if trial.complete), None) or max(
         trials, key=lambda trial: (trial.shipped_units, -trials.index(trial))
     )
-    rules_tried = [RuleTrial(rule=trial.rule.name, outcome=_trial_outcome(trial, partial)) for trial in trials]
+    return chosen, [RuleTrial(rule=trial.rule.name, outcome=_trial_outcome(trial, partial)) for trial in trials]
+
+
+def _route(order: Order, policy: TenantPolicy, stock: StockSnapshot, now: datetime) -> _Outcome:
+    # Partial allocations only matter when something will ship from them.
+    partial = policy.backorder.mode is BackorderMode.SHIP_AVAILABLE
+    chosen, rules_tried = _best_trial(order, policy, stock, now, partial)
 
     if chosen.complete:
         return _shipping_outcome(order, policy, chosen, rules_tried, backordered=False)
@@ -276,9 +312,26 @@ def _route(order: Order, policy: TenantPolicy, stock: StockSnapshot, now: dateti
 def _shipping_outcome(
     order: Order, policy: TenantPolicy, trial: _Trial, rules_tried: list[RuleTrial], backordered: bool
 ) -> _Outcome:
-    warehouse_of = {
-        line.line_id: warehouse.warehouse_id for warehouse, groups in trial.allocation for group in groups for line in group.lines
-    }
+    warehouse_of = _warehouse_of(trial)
+    shipments = _shipments(order, policy, trial)
+    names = ", ".join(warehouse.warehouse_id for warehouse, _ in trial.allocation)
+    summary = f"rule '{trial.rule.name}': ship {len(warehouse_of)} line(s) from {names}"
+    if backordered:
+        summary += f"; backorder {_short_description(trial.unallocated)} (ship_available)"
+    return _Outcome(
+        action=IntendedAction.ROUTE if len(shipments) == 1 else IntendedAction.SPLIT,
+        lines=_lines_with(order, warehouse_of, LineAction.BACKORDER),
+        explanation=_explanation(summary, trial, rules_tried),
+        shipments=shipments,
+        backordered=backordered,
+    )
+
+
+def _warehouse_of(trial: _Trial) -> dict[str, str]:
+    return {line.line_id: warehouse.warehouse_id for warehouse, groups in trial.allocation for group in groups for line in group.lines}
+
+
+def _shipments(order: Order, policy: TenantPolicy, trial: _Trial) -> list[Shipment]:
     terms = policy.terms(order.service_level)
     shipments = []
     for warehouse, groups in trial.allocation:
@@ -293,16 +346,86 @@ def _shipping_outcome(
                 pick_window=sla.pick_window,
             )
         )
-    names = ", ".join(warehouse.warehouse_id for warehouse, _ in trial.allocation)
-    summary = f"rule '{trial.rule.name}': ship {len(warehouse_of)} line(s) from {names}"
-    if backordered:
-        summary += f"; backorder {_short_description(trial.unallocated)} (ship_available)"
+    return shipments
+
+
+def _reroute(
+    order: Order, policy: TenantPolicy, stock: StockSnapshot, previous: Export, reroute: Reroute, now: datetime
+) -> _Outcome:
+    """Decide the rejected lines again, without the warehouses that rejected them; every
+    other line keeps its warehouse, shipment and ship-by from `previous`."""
+    redo = set(reroute.line_ids)
+    if policy.split.keep_kits_together:  # a kit moves as a whole or not at all
+        kits = {line.kit_id for line in order.lines if line.line_id in redo and line.kit_id is not None}
+        redo |= {line.line_id for line in order.lines if line.kit_id is not None and line.kit_id in kits}
+    kept = {line.line_id: line for line in previous.lines if line.line_id not in redo}
+    shipments = [
+        Shipment(warehouse_id=s.warehouse_id, line_ids=left, ship_by=s.ship_by, pick_window=s.pick_window)
+        for s in previous.shipments
+        if (left := [line_id for line_id in s.line_ids if line_id not in redo])
+    ]
+    rejected = f"warehouse {reroute.rejected_by} rejected line(s) {', '.join(reroute.line_ids)} ({reroute.reason_code})"
+
+    warehouse_of: dict[str, str] = {}
+    explanation = Explanation(summary="")
+    if reroute.may_reroute:
+        subject = order.model_copy(update={"lines": [line for line in order.lines if line.line_id in redo]})
+        trial, rules_tried = _best_trial(subject, policy, stock, now, partial=True, excluded=reroute.excluded_warehouses)
+        warehouse_of = _warehouse_of(trial)
+        shipments += _shipments(order, policy, trial)
+        explanation = _explanation("", trial, rules_tried)
+        attempt = f"re-route {reroute.reroutes_before + 1} of {reroute.retry_budget}"
+        if trial.allocation:
+            names = ", ".join(warehouse.warehouse_id for warehouse, _ in trial.allocation)
+            summary = f"{rejected}: {attempt}, {len(warehouse_of)} line(s) to {names}"
+        else:
+            summary = f"{rejected}: {attempt} found no other warehouse"
+    elif reroute.fallback.value == "reroute":
+        summary = f"{rejected}: retry budget of {reroute.retry_budget} re-route(s) spent"
+    else:
+        summary = f"{rejected}: policy '{reroute.exception_path}' says {reroute.fallback}"
+
+    unplaced = LineAction.CANCEL if reroute.fallback.value == "cancel" and not reroute.may_reroute else LineAction.HOLD
+    lines = []
+    for line in order.lines:
+        if line.line_id in kept:
+            lines.append(kept[line.line_id])
+        elif line.line_id in warehouse_of:
+            lines.append(ExportLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity,
+                                    action=LineAction.SHIP, warehouse_id=warehouse_of[line.line_id]))
+        else:
+            lines.append(ExportLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity, action=unplaced))
+    held = [line.line_id for line in lines if line.action is LineAction.HOLD]
+    if held:
+        summary += f"; line(s) {', '.join(held)} held for a person"
+    backordered = any(line.action is LineAction.BACKORDER for line in lines)
+
+    exception_path = None
+    if held:
+        action = IntendedAction.HOLD_FOR_REVIEW
+        rule = policy.exception_rule(reroute.exception_path)
+        exception_path = ExceptionPath(
+            on=rule.on,
+            kind=ExceptionKind.AUTO_ESCALATE if rule.ladder else ExceptionKind.HUMAN_QUEUE,
+            fallback=str(rule.fallback),
+            contacts=[step.contact for step in rule.ladder],
+            retry_budget=max(0, rule.retry_budget - reroute.reroutes_before - (1 if reroute.may_reroute else 0)),
+            ladder=[EscalationContact(contact=step.contact, within_minutes=step.within_minutes) for step in rule.ladder],
+        )
+    elif shipments:
+        action = IntendedAction.ROUTE if len(shipments) == 1 else IntendedAction.SPLIT
+    elif backordered:
+        action = IntendedAction.BACKORDER
+    else:
+        action = IntendedAction.CANCEL
     return _Outcome(
-        action=IntendedAction.ROUTE if len(shipments) == 1 else IntendedAction.SPLIT,
-        lines=_lines_with(order, warehouse_of, LineAction.BACKORDER),
-        explanation=_explanation(summary, trial, rules_tried),
+        action=action,
+        lines=lines,
+        explanation=explanation.model_copy(update={"summary": summary}),
         shipments=shipments,
         backordered=backordered,
+        exception_path=exception_path,
+        promised_by=previous.sla.promised_by if backordered else None,
     )
 
 
@@ -378,6 +501,7 @@ def _try_rule(
     groups: list[Group],
     now: datetime,
     partial: bool,
+    excluded: frozenset[str] = frozenset(),
 ) -> _Trial:
     skus = sorted({sku for group in groups for sku, _ in group.needs})
     usable_by_warehouse, holdings, all_needed = _usable_stock(rule, policy, stock, skus)
@@ -389,6 +513,11 @@ def _try_rule(
     for position, warehouse in enumerate(policy.warehouses):
         wid = warehouse.warehouse_id
         usable = usable_by_warehouse[wid]
+        if wid in excluded:
+            eliminated[wid] = CandidateExplanation(
+                warehouse_id=wid, kept=False, eliminated_by="rejected", detail="rejected these lines of the order before"
+            )
+            continue
         reason = _eliminating_filter(rule, warehouse, order, usable, stock, terms)
         if reason is None and not usable and all_needed and not all_needed <= set(warehouse.tags):
             reason = ("sku_requirements", f"lacks {', '.join(sorted(all_needed - set(warehouse.tags)))} needed by the order's SKUs")
@@ -747,8 +876,8 @@ def _exception_path(policy: TenantPolicy, action: IntendedAction) -> ExceptionPa
 
 def _sla(order: Order, policy: TenantPolicy, outcome: _Outcome, now: datetime) -> Sla:
     first = min(outcome.shipments, key=lambda shipment: shipment.ship_by, default=None)
-    promised_by = None
-    if outcome.backordered and outcome.action is not IntendedAction.CANCEL:
+    promised_by = outcome.promised_by
+    if promised_by is None and outcome.backordered and outcome.action is not IntendedAction.CANCEL:
         promised_by = now + timedelta(days=policy.backorder.promise_days)
     return Sla(
         service_level=str(order.service_level),
