@@ -2,7 +2,9 @@
 
 demo   starts moto, deploys template.yaml into it, seeds a demo merchant, sends the real
        Shopify sample and a handful of demo orders as signed webhooks over HTTP, and shows
-       each resulting export and where it went (warehouse queue, event bus, S3 archive).
+       each resulting export and where it went (warehouse queue, event bus, S3 archive);
+       then a warehouse rejects one order, Meshline re-routes it, and the other warehouse
+       accepts and ships it.
 stack  the same stack in the foreground, for poking with the AWS CLI (--endpoint-url).
 """
 
@@ -82,7 +84,8 @@ def show_exports(runtime: LocalRuntime, order_ids: list[str], warehouse_queues: 
     print("=======")
     for order_id in order_ids:
         documents = store.history(DEMO_TENANT, order_id)
-        chain = verify_chain(documents)
+        answers = store.acknowledgement_documents(DEMO_TENANT, order_id)
+        chain = verify_chain(documents, answers)
         for document in documents:
             lines = ", ".join(
                 f"{line['sku']}×{line['quantity']}→{line['warehouse_id'] or line['action']}" for line in document["lines"]
@@ -107,6 +110,43 @@ def show_exports(runtime: LocalRuntime, order_ids: list[str], warehouse_queues: 
             print(f"  warehouse    {', '.join(delivered.get(document['export_id'], [])) or 'none (nothing to ship)'}")
             print(f"  event bus    {announced.get(document['export_id'], 'not announced')}")
             print(f"  archive      s3://{bucket}/{key}" + ("" if key in archived else "  (MISSING)"))
+            for answer in answers:
+                if answer["export_version"] == document["version"]:
+                    request = answer["request"]
+                    said = request["kind"] + (f" ({request['reason_code']})" if request.get("reason_code") else "")
+                    print(f"  answer {answer['sequence']}     {request['warehouse_id']}: {said}, chained to {answer['previous_hash'][:12]}…")
+
+
+def answer_as_warehouses(runtime: LocalRuntime, api_url: str, order_id: str) -> None:
+    """The warehouse sent the order rejects it on the results queue (as a WMS would); the
+    one it is re-routed to accepts and ships it through the API."""
+    store = ExportStore(runtime.functions["AcknowledgeApiFunction"].environment["EXPORTS_TABLE"])
+    results_queue = runtime.deployed.physical["ResultsQueue"]
+    print("\nWarehouse answers")
+    print("=================")
+
+    def answer(export: dict, warehouse_id: str, kind: str, ack_id: str, **fields: str) -> dict:
+        return {"ack_id": ack_id, "export_id": export["export_id"], "warehouse_id": warehouse_id, "kind": kind,
+                "at": export["created_at"], **fields}
+
+    first = store.history(DEMO_TENANT, order_id)[-1]
+    rejecting = first["lines"][0]["warehouse_id"]
+    rejection = answer(first, rejecting, "rejected", f"{rejecting}-0001", reason_code="out_of_stock", note="shelf empty")
+    client("sqs").send_message(QueueUrl=results_queue, MessageBody=json.dumps(rejection))
+    runtime.settle()
+    second = store.history(DEMO_TENANT, order_id)[-1]
+    print(f"  results queue  {rejecting} rejects {first['export_id']} (out_of_stock)")
+    print(f"                 → {second['export_id']}: {second['explanation']['summary']}")
+    taker = second["lines"][0]["warehouse_id"]
+    late = answer(first, rejecting, "accepted", f"{rejecting}-0002")
+    for label, body in (
+        (f"{taker} accepts {second['export_id']}", answer(second, taker, "accepted", f"{taker}-0001", estimated_ship_date="2026-11-26")),
+        (f"{taker} ships it", answer(second, taker, "shipped", f"{taker}-0002", carrier="UPS", tracking_number="1Z999AA10123456784")),
+        (f"{rejecting} answers the superseded {first['export_id']}", late),
+    ):
+        status, receipt = post(api_url, json.dumps(body).encode(), {"content-type": "application/json"})
+        print(f"  API {status}        {label}: {receipt.get('message')}")
+    runtime.settle()
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -137,6 +177,9 @@ def run_demo(args: argparse.Namespace) -> int:
         runtime.settle()
         print(f"\n» decide and publish ran for every accepted order in {time.perf_counter() - started:.2f} s")
         show_exports(runtime, accepted, warehouse_queues, tap_url)
+        answer_as_warehouses(runtime, f"http://127.0.0.1:{api.server_address[1]}/{args.stage}/acknowledgements",
+                             "shopify-1001")
+        show_exports(runtime, ["shopify-1001"], warehouse_queues, tap_url)
         print("\nPoke it yourself: python3 dev.py stack  (then aws --endpoint-url http://127.0.0.1:5000 ...)")
         api.shutdown()
         return 0

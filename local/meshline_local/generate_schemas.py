@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from meshline.domain.events import EVENT_DETAIL_MODELS, EVENT_SOURCE, OrderReceived
 from meshline.domain.exports import Export
 from meshline.domain.orders import Order
+from meshline.domain.acknowledgements import AcknowledgementRequest
 from meshline.domain.inventory import StockSnapshot
 from meshline.domain.policy import PolicyDraft, TenantPolicy
 
@@ -31,12 +32,15 @@ DOCUMENTS: dict[str, type[BaseModel]] = {
     "policy-draft.schema.json": PolicyDraft,
     "stock-snapshot.schema.json": StockSnapshot,
     "messages/order-received.schema.json": OrderReceived,
+    "messages/acknowledgement.schema.json": AcknowledgementRequest,
 }
 
 
 OPENAPI_VERSION = "2026.11"
+# One document per REST API; an API served by several functions merges their routes.
 OPENAPI = [
-    ("policies", "functions/administer_policies/handle_policies.py", "Meshline operators' API: tenant policies"),
+    ("operators-api", ["functions/administer_policies/handle_policies.py", "functions/acknowledge/handle_api.py"],
+     "Meshline operators' API: tenant policies, replay, warehouse acknowledgements"),
 ]
 
 
@@ -67,14 +71,25 @@ def _openapi_documents() -> dict[str, dict[str, Any]]:
     import importlib.util
 
     documents = {}
-    for name, path, title in OPENAPI:
-        spec = importlib.util.spec_from_file_location(f"_openapi_{name}", ROOT / path)
-        module = importlib.util.module_from_spec(spec)
-        assert spec.loader is not None
-        spec.loader.exec_module(module)
-        documents[f"openapi/{name}.openapi.json"] = json.loads(
-            module.app.get_openapi_json_schema(title=title, version=OPENAPI_VERSION)
-        )
+    for name, paths, title in OPENAPI:
+        merged: dict[str, Any] = {}
+        for index, path in enumerate(paths):
+            spec = importlib.util.spec_from_file_location(f"_openapi_{name}_{index}", ROOT / path)
+            module = importlib.util.module_from_spec(spec)
+            assert spec.loader is not None
+            spec.loader.exec_module(module)
+            document = json.loads(module.app.get_openapi_json_schema(title=title, version=OPENAPI_VERSION))
+            if not merged:
+                merged = document
+                continue
+            clashes = set(document.get("paths", {})) & set(merged.get("paths", {}))
+            if clashes:
+                raise ValueError(f"{path}: routes {sorted(clashes)} are served by another function too")
+            merged.setdefault("paths", {}).update(document.get("paths", {}))
+            merged.setdefault("components", {}).setdefault("schemas", {}).update(
+                document.get("components", {}).get("schemas", {})
+            )
+        documents[f"openapi/{name}.openapi.json"] = merged
     return documents
 
 

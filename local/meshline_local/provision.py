@@ -334,7 +334,18 @@ def _role(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str
         # IAM accepts and moto does not.
         document = {"Version": "2012-10-17", **policy["PolicyDocument"]}
         iam.put_role_policy(RoleName=role_name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(document))
+    for arn in p.get("ManagedPolicyArns", []):
+        if f":iam::{ACCOUNT_ID}:policy/" in arn:  # the template's own managed policies
+            iam.attach_role_policy(RoleName=role_name, PolicyArn=arn)
     return role_name, {"Arn": role["Arn"], "RoleId": role["RoleId"]}
+
+
+def _managed_policy(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    policy_name = p.get("ManagedPolicyName") or f"meshline-local-{name}"
+    created = client("iam").create_policy(
+        PolicyName=policy_name, PolicyDocument=json.dumps(p["PolicyDocument"]), Description=p.get("Description", "")
+    )["Policy"]
+    return created["Arn"], {"PolicyArn": created["Arn"]}  # Ref of a managed policy is its ARN
 
 
 def _layer(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
@@ -380,6 +391,7 @@ _CREATORS = {
     "AWS::Events::EventBus": _event_bus,
     "AWS::Logs::LogGroup": _log_group,
     "AWS::IAM::Role": _role,
+    "AWS::IAM::ManagedPolicy": _managed_policy,
     "AWS::Lambda::LayerVersion": _layer,
     "AWS::Lambda::Function": _function,
     "AWS::CloudWatch::Alarm": _alarm,

@@ -17,7 +17,10 @@ from meshline_local.stack import start_runtime
 def main(endpoint_url: str, state_dir: str, mode: str) -> None:
     runtime = start_runtime(endpoint_url, stage="local", state_dir=state_dir)
     if mode == "after-write":
-        inbox = next(source for source in runtime.sources if isinstance(source, runtime_module.SqsSource))
+        inbox = next(
+            source for source in runtime.sources
+            if isinstance(source, runtime_module.SqsSource) and source.queue_url == runtime.deployed.physical["OrderInboxQueue"]
+        )
         while not inbox.poll(runtime.invoker):
             time.sleep(0.05)
         print("WRITTEN", file=sys.__stdout__, flush=True)

@@ -239,3 +239,17 @@ def test_tampering_with_any_entry_is_detected(tamper, expected):
     report = verify_chain(exports, answers)
     assert not report.verified
     assert any(expected in problem for problem in report.problems), report.problems
+
+
+def test_without_a_rejection_rule_the_dispatch_path_applies_and_shows_what_is_left():
+    paths = [{"on": "default"}, {"on": "dispatch", "retry_budget": 2, "fallback": "reroute", "ladder": LADDER}]
+    chain = Chain(order(("A", 1)), policy(EAST, WEST, CENTRAL, exception_paths=paths),
+                  stock(A={"east": 5, "west": 5, "central": 5}))
+    assert (chain.current.exception_path.on, chain.current.exception_path.retry_budget) == ("dispatch", 2)
+    chain.receive(answer(chain.current, "east"))
+    assert shipped(chain.current) == {"1": "west"} and chain.current.exception_path.retry_budget == 1
+    chain.receive(answer(chain.current, "west"))
+    assert shipped(chain.current) == {"1": "central"} and chain.current.exception_path.retry_budget == 0
+    chain.receive(answer(chain.current, "central"))
+    assert chain.current.intended_action is IntendedAction.HOLD_FOR_REVIEW
+    assert chain.current.exception_path.on == "dispatch"

@@ -1,7 +1,8 @@
 """What a warehouse's rejection leads to, by the tenant's policy.
 
 A rejection names lines (or all of the warehouse's lines) and a reason code. The policy's
-exception path for `rejected:<code>` (else `rejected`, else `default`) says what follows:
+exception path for `rejected:<code>` (else `rejected`, else `dispatch`, else `default`)
+says what follows:
 `reroute` decides those lines again without every warehouse that rejected them, as long
 as the retry budget lasts; `hold_for_review` hands them to a person straight away (e.g.
 an incorrect address, which no other warehouse can fix); `cancel` cancels them. Lines
@@ -47,7 +48,10 @@ def plan_after_rejection(ack: Acknowledgement, policy: TenantPolicy, earlier: Re
     exclusions and count carry forward, so a line never goes back to a warehouse that
     rejected it and the budget counts every automatic re-route of the order."""
     reason = ack.request.reason_code or "other"
-    rule = policy.exception_rule(f"rejected:{reason}")
+    # A rejection is a failed dispatch: without a rule for the rejection itself, the path
+    # the export advertised for its dispatch applies.
+    rules = {rule.on: rule for rule in policy.exception_paths}
+    rule = rules.get(f"rejected:{reason}") or rules.get("rejected") or policy.exception_rule("dispatch")
     excluded = {line_id: list(warehouses) for line_id, warehouses in (earlier.excluded if earlier else {}).items()}
     for line_id in ack.line_ids:
         excluded[line_id] = sorted({*excluded.get(line_id, ()), ack.request.warehouse_id})

@@ -412,12 +412,17 @@ def _reroute(
             retry_budget=max(0, rule.retry_budget - reroute.reroutes_before - (1 if reroute.may_reroute else 0)),
             ladder=[EscalationContact(contact=step.contact, within_minutes=step.within_minutes) for step in rule.ladder],
         )
-    elif shipments:
-        action = IntendedAction.ROUTE if len(shipments) == 1 else IntendedAction.SPLIT
-    elif backordered:
-        action = IntendedAction.BACKORDER
     else:
-        action = IntendedAction.CANCEL
+        if shipments:
+            action = IntendedAction.ROUTE if len(shipments) == 1 else IntendedAction.SPLIT
+        elif backordered:
+            action = IntendedAction.BACKORDER
+        else:
+            action = IntendedAction.CANCEL
+        exception_path = _exception_path(policy, action)
+        if exception_path.on == reroute.exception_path:  # the budget this re-route drew on shows what is left
+            used = reroute.reroutes_before + (1 if reroute.may_reroute else 0)
+            exception_path = exception_path.model_copy(update={"retry_budget": max(0, exception_path.retry_budget - used)})
     return _Outcome(
         action=action,
         lines=lines,

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from pydantic import BaseModel, Field
+
 from meshline.dal.exports import AckSequenceTaken, Appended, ExportStore, Recorded, VersionTaken
 from meshline.dal.tenants import TenantStore
 from meshline.domain import routing
@@ -34,6 +36,15 @@ class AckOutcome(StrEnum):
     REFUSED = "refused"
 
 
+class AckReceipt(BaseModel):
+    """What the warehouse is told about its answer."""
+
+    outcome: AckOutcome
+    message: str = Field(description="What was recorded, and for a rejection what it led to.")
+    sequence: int | None = Field(default=None, description="Its place among the answers to that export version.")
+    new_export_id: str | None = Field(default=None, description="The export version a rejection led to.")
+
+
 @dataclass(frozen=True)
 class AckResult:
     outcome: AckOutcome
@@ -41,6 +52,9 @@ class AckResult:
     status: int = 200
     sequence: int | None = None
     new_export_id: str | None = None
+
+    def receipt(self) -> AckReceipt:
+        return AckReceipt(outcome=self.outcome, message=self.message, sequence=self.sequence, new_export_id=self.new_export_id)
 
 
 class MalformedExportId(ValueError):

@@ -1,0 +1,52 @@
+"""What every Meshline REST API answers alike: error bodies and validation errors.
+
+Handlers register these on their Powertools resolver, so a caller gets the same shape
+from every endpoint: `{"error": ..., "message": ...}` with the right status.
+"""
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+
+ERROR_DESCRIPTIONS = {
+    400: "Refused: the message says why",
+    403: "The caller may not act on this object",
+    404: "No such tenant, version, order or export",
+    409: "Conflict with the current state: a newer version exists",
+}
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="not_found, conflict, forbidden, bad_request or validation_error")
+    message: str = Field(description="What was wrong, and what to do about it.")
+
+
+def error_response(status: int, error: str, message: str) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
+                    body=ErrorBody(error=error, message=message).model_dump())
+
+
+def documented(*statuses: int, created: type[BaseModel] | None = None) -> dict:
+    """OpenAPI `responses=` for the error statuses an endpoint can answer."""
+    answers: dict = {status: {"description": ERROR_DESCRIPTIONS[status],
+                              "content": {"application/json": {"model": ErrorBody}}} for status in statuses}
+    if created is not None:
+        answers[201] = {"description": "Created", "content": {"application/json": {"model": created}}}
+    return answers
+
+
+def answer_validation_errors_by_field(app: APIGatewayRestResolver) -> None:
+    """Powertools' default 422 drops pydantic's messages to avoid leaking internals; ours
+    say what is wrong ("unknown IANA time zone ...", "reason_code is required ..."), so
+    keep them, without echoing the submitted input back."""
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(error: RequestValidationError) -> Response:
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+        first = detail[0] if detail else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(part) for part in first["loc"][1:] or first["loc"])
+        return Response(
+            status_code=422,
+            content_type=content_types.APPLICATION_JSON,
+            body={"error": "validation_error", "message": f"{where}: {first['msg']}", "detail": detail},
+        )
