@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -58,6 +59,9 @@ def translate(template_path: Path = TEMPLATE, region: str = "us-east-1") -> dict
             properties["CodeUri"] = f"s3://{LOCAL_CODE_BUCKET}/{name}.zip"
         elif resource["Type"] == "AWS::Serverless::LayerVersion":
             properties["ContentUri"] = f"s3://{LOCAL_CODE_BUCKET}/{name}.zip"
+        elif resource["Type"] == "AWS::Serverless::StateMachine" and "DefinitionUri" in properties:
+            # Rendered from the file on disk by _state_machine; the transform only needs a location.
+            properties["DefinitionUri"] = f"s3://{LOCAL_CODE_BUCKET}/{name}.asl.json"
 
     class NoManagedPolicies:
         def load(self) -> dict[str, str]:
@@ -375,6 +379,40 @@ def _function(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str,
     return function_name, {"Arn": configuration["FunctionArn"]}
 
 
+def sam_state_machines(template_path: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
+    """The SAM state machines as written (DefinitionUri locates the ASL file on disk)."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    template = yaml_parse(template_path.read_text())
+    return {
+        name: resource["Properties"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::StateMachine"
+    }
+
+
+def _state_machine(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    """moto's CloudFormation would leave a DefinitionUri state machine empty: render the
+    template's ASL file with its DefinitionSubstitutions, as CloudFormation does, and
+    create it through the Step Functions API. moto then runs its executions for real
+    (its Step Functions engine is opt-in, switched on here for this server)."""
+    import urllib.request
+
+    from meshline_local.asl import render_definition
+
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    urllib.request.urlopen(urllib.request.Request(
+        f"{endpoint}/moto-api/config", data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST",
+    ))
+    definition = render_definition(ROOT / sam_state_machines()[name]["DefinitionUri"], p.get("DefinitionSubstitutions", {}))
+    machine_name = p.get("StateMachineName") or f"meshline-local-{name}"
+    arn = client("stepfunctions").create_state_machine(name=machine_name, definition=definition, roleArn=p["RoleArn"])[
+        "stateMachineArn"
+    ]
+    return arn, {"Arn": arn, "Name": machine_name}  # Ref of a state machine is its ARN
+
+
 def _alarm(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
     request = {key: p[key] for key in ("AlarmName", "AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic",
                                        "ComparisonOperator", "TreatMissingData") if key in p}
@@ -395,4 +433,5 @@ _CREATORS = {
     "AWS::Lambda::LayerVersion": _layer,
     "AWS::Lambda::Function": _function,
     "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::StepFunctions::StateMachine": _state_machine,
 }

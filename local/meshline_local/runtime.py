@@ -497,6 +497,19 @@ class LocalRuntime:
                 quiet += 1
                 time.sleep(0.05)
 
+    def run_until(self, condition: Callable[[], Any], timeout: float = 60.0, what: str = "the condition") -> Any:
+        """Keep the pollers going until `condition()` is truthy (e.g. an escalation, which
+        moto runs on its own clock, has ended); return what it returned."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.poll_once()
+            found = condition()
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} did not happen within {timeout} s")
+            time.sleep(0.1)
+
     def run_pollers(self, stop: threading.Event, interval: float = 0.2) -> None:
         while not stop.is_set():
             try:

@@ -101,6 +101,6 @@ def add_bus_tap(runtime: LocalRuntime, name: str = "bus-tap") -> str:
     url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events = client("events")
-    events.put_rule(Name=queue_name, EventBusName=bus, EventPattern='{"source": ["meshline.exports"]}')
+    events.put_rule(Name=queue_name, EventBusName=bus, EventPattern='{"source": ["meshline.exports", "meshline.escalation"]}')
     events.put_targets(Rule=queue_name, EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
     return url

@@ -77,8 +77,12 @@ def use_endpoint(endpoint_url: str, region: str = "us-east-1") -> None:
     aws.reset()
 
 
-def start_runtime(endpoint_url: str, stage: str = "local", state_dir: Path = DEFAULT_STATE_DIR, log=None) -> LocalRuntime:
-    """Deploy the template into moto, or reattach to what an earlier run deployed there."""
+def start_runtime(endpoint_url: str, stage: str = "local", state_dir: Path = DEFAULT_STATE_DIR, log=None,
+                  parameters: dict[str, str] | None = None) -> LocalRuntime:
+    """Deploy the template into moto, or reattach to what an earlier run deployed there.
+    `parameters` override the template's parameter defaults, as `sam deploy
+    --parameter-overrides` does."""
+    overrides = {**(parameters or {}), "Stage": stage}
     use_endpoint(endpoint_url)
     state_dir = Path(state_dir)
     state_file = state_dir / "deployed.json"
@@ -86,7 +90,7 @@ def start_runtime(endpoint_url: str, stage: str = "local", state_dir: Path = DEF
     deployed = None
     if state_file.exists():
         saved = json.loads(state_file.read_text())
-        if saved.get("endpoint_url") == endpoint_url and saved["parameters"].get("Stage") == stage:
+        if saved.get("endpoint_url") == endpoint_url and all(saved["parameters"].get(k) == v for k, v in overrides.items()):
             candidate = Deployed(parameters=saved["parameters"], region=saved["region"], physical=saved["physical"],
                                  attributes=saved["attributes"], resources=cfn["Resources"])
             if _still_there(candidate):
@@ -94,7 +98,7 @@ def start_runtime(endpoint_url: str, stage: str = "local", state_dir: Path = DEF
     if deployed is None:
         for stale in state_dir.glob("*.json"):
             stale.unlink()
-        deployed = deploy(cfn, {"Stage": stage})
+        deployed = deploy(cfn, overrides)
         state_dir.mkdir(parents=True, exist_ok=True)
         state_file.write_text(json.dumps({"endpoint_url": endpoint_url, **{k: v for k, v in asdict(deployed).items() if k != "resources"}}, indent=1))
     return LocalRuntime(cfn, deployed, endpoint_url, state_dir, log=log)

@@ -65,9 +65,12 @@ def stack(moto_server, tmp_path):
 
     urllib.request.urlopen(urllib.request.Request(f"{moto_server.endpoint_url}/moto-api/reset", method="POST"))
     saved = dict(os.environ)
-    runtime = start_runtime(moto_server.endpoint_url, stage="local", state_dir=tmp_path / "state")
+    # Escalation ladders in minutes run at 0.02 s per minute here (a 60-minute rung: 2 s).
+    runtime = start_runtime(moto_server.endpoint_url, stage="local", state_dir=tmp_path / "state",
+                            parameters={"EscalationSecondsPerMinute": ESCALATION_SECONDS_PER_MINUTE})
     deployed = Stack(runtime, tmp_path / "state", moto_server.endpoint_url)
     yield deployed
+    stop_running_executions()
     # Every export any stack test produced must replay to exactly itself.
     results = list(Replayer(deployed.exports, deployed.tenants).replay_all())
     REPLAYED.extend(results)
@@ -78,6 +81,15 @@ def stack(moto_server, tmp_path):
 
 
 REPLAYED: list = []
+ESCALATION_SECONDS_PER_MINUTE = "0.02"
+
+
+def stop_running_executions() -> None:
+    """An escalation still waiting for a person would outlive the test inside moto."""
+    sfn = client("stepfunctions")
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")["executions"]:
+            sfn.stop_execution(executionArn=execution["executionArn"])
 
 
 def pytest_terminal_summary(terminalreporter):

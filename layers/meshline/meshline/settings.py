@@ -44,6 +44,12 @@ class PublishSettings(_Environment):
     exports_table: str = Field(alias="EXPORTS_TABLE")
     archive_bucket: str = Field(alias="ARCHIVE_BUCKET")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+    escalation_state_machine_arn: str = Field(alias="ESCALATION_STATE_MACHINE_ARN")
+    escalation_seconds_per_minute: float = Field(alias="ESCALATION_SECONDS_PER_MINUTE", default=60.0, gt=0)
+
+
+class EscalateSettings(_Environment):
+    exports_table: str = Field(alias="EXPORTS_TABLE")
 
 
 class PolicyAdminSettings(_Environment):
@@ -68,6 +74,11 @@ def acknowledge_settings() -> AcknowledgeSettings:
 
 
 @cache
+def escalate_settings() -> EscalateSettings:
+    return EscalateSettings.from_environment()
+
+
+@cache
 def publish_settings() -> PublishSettings:
     return PublishSettings.from_environment()
 
@@ -79,5 +90,6 @@ def policy_admin_settings() -> PolicyAdminSettings:
 
 def reset() -> None:
     """Forget the cached environment (tests change it between cases)."""
-    for loader in (ingest_settings, decide_settings, acknowledge_settings, publish_settings, policy_admin_settings):
+    for loader in (ingest_settings, decide_settings, acknowledge_settings, escalate_settings, publish_settings,
+                   policy_admin_settings):
         loader.cache_clear()

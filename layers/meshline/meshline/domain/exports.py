@@ -47,6 +47,7 @@ class TriggerKind(StrEnum):
     WAREHOUSE_REJECTED = "warehouse_rejected"
     SLA_LAPSING = "sla_lapsing"
     MANUAL_OVERRIDE = "manual_override"
+    ESCALATION_BREACHED = "escalation_breached"
 
 
 class _Frozen(BaseModel):

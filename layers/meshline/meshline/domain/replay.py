@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from meshline.domain.exports import Export
+from meshline.domain.escalations import record_breach
+from meshline.domain.exports import Export, TriggerKind
 from meshline.domain.inventory import StockSnapshot
 from meshline.domain.orders import Order
 from meshline.domain.policy import TenantPolicy
@@ -77,6 +78,11 @@ def decision_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Fiel
 def redecide(stored: Export, inputs: DecisionInputs, policy: TenantPolicy, previous: Export | None) -> Export:
     """The engine's answer today to exactly the question `stored` answered."""
     from meshline.domain.routing import decide
+
+    if stored.trigger.kind is TriggerKind.ESCALATION_BREACHED:
+        if previous is None:
+            raise ValueError(f"{stored.export_id} records a breach but supersedes nothing")
+        return record_breach(previous, stored.trigger, stored.created_at, stored.acknowledged)
 
     return decide(
         inputs.order, policy, inputs.stock, stored.trigger, previous, stored.created_at,

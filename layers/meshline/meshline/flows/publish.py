@@ -17,6 +17,7 @@ from meshline.dal.exports import QUARANTINE_PREFIX, VERSION_PREFIX, ExportStore
 from meshline.domain.events import ArchiveLocation, ExportPublished, ExportQuarantined
 from meshline.domain.exports import Export
 from meshline.domain.validation import export_schema_errors
+from meshline.flows.escalate import start_if_escalating
 from meshline.observability import MetricUnit, logger, metrics
 from meshline.settings import PublishSettings
 
@@ -54,6 +55,9 @@ def _publish_export(settings: PublishSettings, document: dict[str, Any], now: da
         export=export, archive=ArchiveLocation(bucket=settings.archive_bucket, key=key), warehouse_queues=queues
     )
     publication.put_event(settings.event_bus_name, "ExportPublished", detail.model_dump(mode="json"))
+    # Started after the announcement: a redelivered record starts it again, which finds
+    # the same execution (its name is the export's).
+    start_if_escalating(settings.escalation_state_machine_arn, settings.escalation_seconds_per_minute, export)
     metrics.add_metric(name="ExportsPublished", unit=MetricUnit.Count, value=1)
     logger.info("export published", extra={"export_id": export.export_id, "warehouse_queues": queues, "archive_key": key})
     return Published.PUBLISHED

@@ -1,0 +1,40 @@
+"""SQS (escalation tasks and outcomes queues, both fed by the escalation state machine) -> escalate flow.
+
+A task message (it carries a task token) is kept so that whoever resolves the escalation
+can answer the state machine; an outcome message ends the escalation, and a breach is
+recorded as a new export version.
+"""
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import Json
+
+from meshline.clock import utc_now
+from meshline.domain.escalations import EscalationOutcome, EscalationTask
+from meshline.flows.escalate import keep_task, record_outcome
+from meshline.observability import logger, metrics, tracer
+from meshline.settings import escalate_settings
+
+
+class EscalationRecord(SqsRecordModel):
+    body: Json[EscalationTask | EscalationOutcome]  # type: ignore[assignment]
+
+
+processor = BatchProcessor(event_type=EventType.SQS, model=EscalationRecord)
+
+
+@tracer.capture_method
+def record_handler(record: EscalationRecord) -> None:
+    message = record.body
+    logger.append_keys(escalation_id=message.escalation_id, order_id=message.order_id, tenant_id=message.tenant_id)
+    if isinstance(message, EscalationTask):
+        keep_task(escalate_settings(), message, utc_now())
+    else:
+        record_outcome(escalate_settings(), message, utc_now())
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
