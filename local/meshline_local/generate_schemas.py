@@ -39,8 +39,9 @@ DOCUMENTS: dict[str, type[BaseModel]] = {
 OPENAPI_VERSION = "2026.11"
 # One document per REST API; an API served by several functions merges their routes.
 OPENAPI = [
-    ("operators-api", ["functions/administer_policies/handle_policies.py", "functions/acknowledge/handle_api.py"],
-     "Meshline operators' API: tenant policies, replay, warehouse acknowledgements"),
+    ("operators-api", ["functions/administer_policies/handle_policies.py", "functions/acknowledge/handle_api.py",
+                       "functions/override_exports/handle_overrides.py"],
+     "Meshline operators' API: tenant policies, replay, warehouse acknowledgements, overrides"),
 ]
 
 

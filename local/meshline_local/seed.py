@@ -10,6 +10,7 @@ from datetime import date
 from meshline.dal.aws import client
 from meshline.dal.publication import warehouse_queue_name
 from meshline.dal.secrets import parameter_name
+from meshline.dal.signatures import operator_key_alias
 from meshline.dal.tenants import TenantStore
 from meshline.domain.orders import Address, GeoPoint
 from meshline.domain.policy import BusinessCalendar, TenantPolicy, Warehouse
@@ -51,6 +52,7 @@ DEMO_POLICY = TenantPolicy(
         {"on": "rejected:incorrect_address", "fallback": "hold_for_review",
          "ladder": [{"contact": "merchant:acme", "within_minutes": 120}]},
     ],
+    overrides={"second_approver_for": ["cancel"]},
     instructions=[{"kind": "promotional_insert", "text": "Add the winter catalogue", "promotions": ["WINTER26"]},
                   {"kind": "packing", "text": "Mugs travel in double bubble wrap", "skus": ["MUG-CLASSIC"]}],
 )
@@ -63,6 +65,18 @@ DEMO_STOCK = {
     "MUG-CLASSIC": {"east": 3, "west": 30},
     "JERSEY-LTD": {"east": 1, "west": 2},
 }
+
+
+DEMO_OPERATORS = ("agency:alice", "agency:bob")
+
+
+def seed_operators(stage: str, operators: tuple[str, ...] = DEMO_OPERATORS) -> None:
+    """A signing key per operator, as onboarding would create it (ECC P-256, sign/verify)."""
+    kms = client("kms")
+    for operator in operators:
+        key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY",
+                                Description=f"Meshline override signatures of {operator}")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=operator_key_alias(stage, operator), TargetKeyId=key_id)
 
 
 def environment(runtime: LocalRuntime, function: str) -> dict[str, str]:
@@ -82,6 +96,7 @@ def seed_tenant(runtime: LocalRuntime, profile: TenantPolicy = DEMO_POLICY, stoc
         Name=parameter_name(prefix, profile.tenant_id, "shopify"), Value=secret, Type="SecureString", Overwrite=True
     )
     stage = runtime.deployed.parameters["Stage"]
+    seed_operators(stage)
     urls = []
     for warehouse in profile.warehouses:
         name = warehouse_queue_name(stage, profile.tenant_id, warehouse.warehouse_id)

@@ -67,7 +67,7 @@ def test_timestamps_must_be_utc():
 def test_a_manual_override_requires_justification_and_signature():
     document = _chain()[0]
     document["trigger"]["kind"] = "manual_override"
-    with pytest.raises(ValidationError, match="requires a justification and a signature"):
+    with pytest.raises(ValidationError, match="requires a justification, a signature and its override record"):
         Export.model_validate(document)
 
 

@@ -48,6 +48,11 @@ class PublishSettings(_Environment):
     escalation_seconds_per_minute: float = Field(alias="ESCALATION_SECONDS_PER_MINUTE", default=60.0, gt=0)
 
 
+class OverrideSettings(_Environment):
+    exports_table: str = Field(alias="EXPORTS_TABLE")
+    tenants_table: str = Field(alias="TENANTS_TABLE")
+
+
 class EscalateSettings(_Environment):
     exports_table: str = Field(alias="EXPORTS_TABLE")
 
@@ -74,6 +79,11 @@ def acknowledge_settings() -> AcknowledgeSettings:
 
 
 @cache
+def override_settings() -> OverrideSettings:
+    return OverrideSettings.from_environment()
+
+
+@cache
 def escalate_settings() -> EscalateSettings:
     return EscalateSettings.from_environment()
 
@@ -91,5 +101,5 @@ def policy_admin_settings() -> PolicyAdminSettings:
 def reset() -> None:
     """Forget the cached environment (tests change it between cases)."""
     for loader in (ingest_settings, decide_settings, acknowledge_settings, escalate_settings, publish_settings,
-                   policy_admin_settings):
+                   policy_admin_settings, override_settings):
         loader.cache_clear()

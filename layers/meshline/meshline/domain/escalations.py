@@ -96,10 +96,11 @@ class EscalationOutcome(_Frozen):
 
 def escalation_for(export: Export, seconds_per_minute: float = 60.0) -> EscalationStart | None:
     """The escalation an export starts, if any: only lines held for a person escalate, and
-    only along a ladder the policy gave. `seconds_per_minute` is 60 except where a local
+    only along a ladder the policy gave (`auto_escalate`). `seconds_per_minute` is 60 except where a local
     stack compresses time."""
     path = export.exception_path
-    if export.intended_action is not IntendedAction.HOLD_FOR_REVIEW or not path.ladder:
+    # A breach record is in the human queue already: its ladder is spent, it does not climb again.
+    if export.intended_action is not IntendedAction.HOLD_FOR_REVIEW or path.kind is not ExceptionKind.AUTO_ESCALATE:
         return None
     return EscalationStart(
         escalation_id=export.export_id,

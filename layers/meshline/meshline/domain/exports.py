@@ -167,6 +167,39 @@ class Explanation(_Frozen):
     candidates: list[CandidateExplanation] = Field(default_factory=list)
 
 
+class LineChange(_Frozen):
+    """One line's new assignment in a manual override."""
+
+    line_id: str = Field(min_length=1)
+    action: LineAction
+    warehouse_id: WarehouseId | None = Field(default=None, description="Required exactly when the action is 'ship'.")
+
+    @model_validator(mode="after")
+    def _warehouse_iff_shipped(self) -> LineChange:
+        if (self.action is LineAction.SHIP) != (self.warehouse_id is not None):
+            raise ValueError(f"line {self.line_id}: a warehouse_id is required exactly when the action is 'ship'")
+        return self
+
+
+class OperatorSignature(_Frozen):
+    """An operator's signature over an override (see meshline.domain.overrides.signed_payload)."""
+
+    operator: Party
+    key_id: str = Field(min_length=1, description="The KMS key (id, ARN or alias) that signed.")
+    algorithm: Literal["ECDSA_SHA_256"] = "ECDSA_SHA_256"
+    value: str = Field(min_length=16, max_length=2048, description="Base64 of the signature.")
+
+
+class OverrideRecord(_Frozen):
+    """What a person changed by hand, and who signed it; enough to verify the signatures later."""
+
+    expected_version: PositiveInt = Field(description="The version the operator saw and changed.")
+    reason_code: str = Field(pattern=r"^[a-z][a-z_]{1,39}$")
+    changes: list[LineChange] = Field(min_length=1)
+    signed_by: OperatorSignature
+    approved_by: OperatorSignature | None = Field(default=None, description="The second approver, where the policy asks.")
+
+
 class AuditEntry(_Frozen):
     ts: UtcDatetime
     actor: str = Field(min_length=1)
@@ -207,6 +240,7 @@ class Export(_Frozen):
     audit_trail: list[AuditEntry] = Field(min_length=1)
     justification: str | None = None
     signature: str | None = None
+    override: OverrideRecord | None = Field(default=None, description="Set on manual overrides.")
     content_hash: Sha256Hex = Field(description="sha256 of the canonical JSON of every other field.")
 
     @model_validator(mode="after")
@@ -218,8 +252,8 @@ class Export(_Frozen):
             raise ValueError("version 1 supersedes nothing; every later version must name the export it supersedes")
         if self.acknowledged is not None and self.supersedes is None:
             raise ValueError("acknowledged names answers to a superseded version; version 1 has none")
-        if self.trigger.kind is TriggerKind.MANUAL_OVERRIDE and not (self.justification and self.signature):
-            raise ValueError("a manual override requires a justification and a signature")
+        if self.trigger.kind is TriggerKind.MANUAL_OVERRIDE and not (self.justification and self.signature and self.override):
+            raise ValueError("a manual override requires a justification, a signature and its override record")
         line_ids = [line.line_id for line in self.lines]
         if len(set(line_ids)) != len(line_ids):
             raise ValueError("every order line appears exactly once in lines")

@@ -321,6 +321,15 @@ class InstructionRule(_Frozen):
         return self
 
 
+class OverrideRules(_Frozen):
+    """How people may change a decision by hand."""
+
+    second_approver_for: list[str] = Field(
+        default_factory=list,
+        description="Resulting intended actions (e.g. 'cancel') or reason codes that need a second operator's signature.",
+    )
+
+
 # --- the policy ---------------------------------------------------------------------------
 
 
@@ -342,6 +351,7 @@ class PolicyDraft(_Frozen):
         default_factory=lambda: [ExceptionRule(on="default")], description="Must include 'default'."
     )
     instructions: list[InstructionRule] = Field(default_factory=list)
+    overrides: OverrideRules = Field(default_factory=OverrideRules)
     sku_requirements: dict[str, list[Annotated[str, Field(pattern=TAG)]]] = Field(
         default_factory=dict, description="Warehouse tags a SKU needs, e.g. {'BATTERY-AA': ['hazmat']}."
     )

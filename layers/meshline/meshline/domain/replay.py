@@ -87,4 +87,5 @@ def redecide(stored: Export, inputs: DecisionInputs, policy: TenantPolicy, previ
     return decide(
         inputs.order, policy, inputs.stock, stored.trigger, previous, stored.created_at,
         reroute=inputs.reroute, acknowledged=stored.acknowledged,
+        override=stored.override, justification=stored.justification,
     )

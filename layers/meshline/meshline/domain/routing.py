@@ -43,6 +43,7 @@ from meshline.domain.exports import (
     Instruction,
     IntendedAction,
     LineAction,
+    OverrideRecord,
     RuleTrial,
     Shipment,
     Sla,
@@ -92,9 +93,12 @@ def decide(
     *,
     reroute: Reroute | None = None,
     acknowledged: AckLink | None = None,
+    override: OverrideRecord | None = None,
+    justification: str | None = None,
 ) -> Export:
     """`reroute` (after a warehouse's rejection) decides only the rejected lines again and
-    keeps every other line as `previous` had it; `acknowledged` names the answers recorded
+    keeps every other line as `previous` had it; `override` applies a person's signed line
+    changes to `previous` instead of deciding; `acknowledged` names the answers recorded
     against `previous`, which the new version seals into the order's hash chain."""
     if order.tenant_id != policy.tenant_id:
         raise ValueError(f"order of tenant '{order.tenant_id}' cannot be decided under a policy of '{policy.tenant_id}'")
@@ -106,6 +110,10 @@ def decide(
             lines=_lines_with(order, {}, LineAction.NO_SHIPPING),
             explanation=Explanation(summary="no line requires shipping"),
         )
+    elif override is not None:
+        if previous is None or justification is None:
+            raise ValueError("an override changes an existing export and needs a justification")
+        outcome = _overridden(order, policy, previous, override, justification, now)
     elif reroute is not None:
         if previous is None:
             raise ValueError("a re-route changes an existing export: previous is required")
@@ -133,7 +141,7 @@ def decide(
                 policy_version=policy.version,
                 policy_hash=policy.policy_hash,
                 engine=ENGINE_VERSION,
-                inputs_hash=inputs_hash(order, policy, stock, trigger, previous, now, reroute, acknowledged),
+                inputs_hash=inputs_hash(order, policy, stock, trigger, previous, now, reroute, acknowledged, override),
             ),
             "intended_action": outcome.action,
             "lines": outcome.lines,
@@ -144,6 +152,9 @@ def decide(
             "instructions": _instructions(order, policy, outcome.lines),
             "explanation": outcome.explanation,
             "audit_trail": trail,
+            "justification": justification if override else None,
+            "signature": override.signed_by.value if override else None,
+            "override": override,
         }
     )
 
@@ -157,6 +168,7 @@ def inputs_hash(
     now: datetime,
     reroute: Reroute | None = None,
     acknowledged: AckLink | None = None,
+    override: OverrideRecord | None = None,
 ) -> str:
     """sha256 over every input, in a fixed order with sorted keys.
 
@@ -183,6 +195,7 @@ def inputs_hash(
         "previous": previous.content_hash if previous else None,
         "acknowledged": acknowledged.model_dump(mode="json") if acknowledged else None,
         "reroute": canonical_json(reroute.model_dump(mode="json")) if reroute else None,
+        "override": canonical_json(override.model_dump(mode="json")) if override else None,
         # Models with dict fields (a trigger's delivery_ids) keep whatever key order they were
         # parsed with, so these two go through the sorted-key canonical form.
         "trigger": canonical_json(trigger.model_dump(mode="json")),
@@ -359,11 +372,7 @@ def _reroute(
         kits = {line.kit_id for line in order.lines if line.line_id in redo and line.kit_id is not None}
         redo |= {line.line_id for line in order.lines if line.kit_id is not None and line.kit_id in kits}
     kept = {line.line_id: line for line in previous.lines if line.line_id not in redo}
-    shipments = [
-        Shipment(warehouse_id=s.warehouse_id, line_ids=left, ship_by=s.ship_by, pick_window=s.pick_window)
-        for s in previous.shipments
-        if (left := [line_id for line_id in s.line_ids if line_id not in redo])
-    ]
+    shipments = _shipments_without(previous, redo)
     rejected = f"warehouse {reroute.rejected_by} rejected line(s) {', '.join(reroute.line_ids)} ({reroute.reason_code})"
 
     warehouse_of: dict[str, str] = {}
@@ -413,12 +422,7 @@ def _reroute(
             ladder=[EscalationContact(contact=step.contact, within_minutes=step.within_minutes) for step in rule.ladder],
         )
     else:
-        if shipments:
-            action = IntendedAction.ROUTE if len(shipments) == 1 else IntendedAction.SPLIT
-        elif backordered:
-            action = IntendedAction.BACKORDER
-        else:
-            action = IntendedAction.CANCEL
+        action = _action_of(lines, shipments)
         exception_path = _exception_path(policy, action)
         if exception_path.on == reroute.exception_path:  # the budget this re-route drew on shows what is left
             used = reroute.reroutes_before + (1 if reroute.may_reroute else 0)
@@ -430,6 +434,67 @@ def _reroute(
         shipments=shipments,
         backordered=backordered,
         exception_path=exception_path,
+        promised_by=previous.sla.promised_by if backordered else None,
+    )
+
+
+def _shipments_without(previous: Export, line_ids: set[str]) -> list[Shipment]:
+    """The previous version's shipments, less the given lines (each keeps its ship-by)."""
+    return [
+        Shipment(warehouse_id=s.warehouse_id, line_ids=left, ship_by=s.ship_by, pick_window=s.pick_window)
+        for s in previous.shipments
+        if (left := [line_id for line_id in s.line_ids if line_id not in line_ids])
+    ]
+
+
+def _action_of(lines: list[ExportLine], shipments: list[Shipment]) -> IntendedAction:
+    if any(line.action is LineAction.HOLD for line in lines):
+        return IntendedAction.HOLD_FOR_REVIEW
+    if shipments:
+        return IntendedAction.ROUTE if len(shipments) == 1 else IntendedAction.SPLIT
+    if any(line.action is LineAction.BACKORDER for line in lines):
+        return IntendedAction.BACKORDER
+    if any(line.action is LineAction.CANCEL for line in lines):
+        return IntendedAction.CANCEL
+    return IntendedAction.NOTHING_TO_SHIP
+
+
+def _overridden(
+    order: Order, policy: TenantPolicy, previous: Export, override: OverrideRecord, justification: str, now: datetime
+) -> _Outcome:
+    """A person's line changes applied to `previous`. A line sent to a new warehouse gets a
+    new shipment whose ship-by runs from now (the moment that warehouse is asked), not
+    from when the order was placed; every other line keeps its shipment."""
+    changes = {change.line_id: change for change in override.changes}
+    lines = [
+        ExportLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity,
+                   action=changes[line.line_id].action, warehouse_id=changes[line.line_id].warehouse_id)
+        if line.line_id in changes else line
+        for line in previous.lines
+    ]
+    shipments = _shipments_without(previous, set(changes))
+    terms = policy.terms(order.service_level)
+    moved: dict[str, list[str]] = {}
+    for line in lines:
+        if line.line_id in changes and line.action is LineAction.SHIP and line.warehouse_id is not None:
+            moved.setdefault(line.warehouse_id, []).append(line.line_id)
+    for warehouse_id, line_ids in moved.items():
+        sla = ship_by_for(policy.warehouse(warehouse_id), now, terms)
+        assert sla.ship_by is not None and sla.pick_window is not None
+        shipments.append(Shipment(warehouse_id=warehouse_id, line_ids=line_ids, ship_by=sla.ship_by, pick_window=sla.pick_window))
+    described = "; ".join(
+        f"line {change.line_id} → {change.warehouse_id or change.action}" for change in override.changes
+    )
+    backordered = any(line.action is LineAction.BACKORDER for line in lines)
+    approval = f", approved by {override.approved_by.operator}" if override.approved_by else ""
+    return _Outcome(
+        action=_action_of(lines, shipments),
+        lines=lines,
+        explanation=Explanation(
+            summary=f"manual override by {override.signed_by.operator}{approval} ({override.reason_code}): {described}. {justification}"
+        ),
+        shipments=shipments,
+        backordered=backordered,
         promised_by=previous.sla.promised_by if backordered else None,
     )
 

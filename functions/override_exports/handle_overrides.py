@@ -1,0 +1,58 @@
+"""API Gateway -> manual override of an order's current decision (IAM-authorized operators).
+
+    POST /tenants/{tenant_id}/orders/{order_id}/overrides   201 with the new export version
+
+The body names the version the operator saw, a reason code, a justification, the line
+changes and the operator's KMS signature over them (and a second approver's where the
+policy asks). 409 when the order has moved on; 403 when a signature does not verify or
+an approver is missing; 404 for an unknown order; 400 for a change that cannot apply;
+422 naming the field of a malformed body. It also resolves a waiting escalation.
+"""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
+
+from meshline.api import answer_validation_errors_by_field, documented, error_response
+from meshline.clock import utc_now
+from meshline.domain.exports import Export
+from meshline.domain.overrides import OverrideRefused, OverrideRequest
+from meshline.flows.override import StaleVersion, UnknownOrder, override
+from meshline.observability import logger, metrics, tracer
+from meshline.settings import override_settings
+
+app = APIGatewayRestResolver(enable_validation=True)
+answer_validation_errors_by_field(app)
+
+TenantIdPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,29}$")]
+
+
+@app.exception_handler(UnknownOrder)
+def _not_found(error: UnknownOrder) -> Response:
+    return error_response(404, "not_found", str(error))
+
+
+@app.exception_handler(StaleVersion)
+def _stale(error: StaleVersion) -> Response:
+    return error_response(409, "conflict", str(error))
+
+
+@app.exception_handler(OverrideRefused)
+def _refused(error: OverrideRefused) -> Response:
+    return error_response(error.status, "forbidden" if error.status == 403 else "bad_request", str(error))
+
+
+@app.post("/tenants/<tenant_id>/orders/<order_id>/overrides", responses=documented(400, 403, 404, 409, created=Export))
+@tracer.capture_method
+def post_override(tenant_id: TenantIdPath, order_id: str, request: OverrideRequest) -> tuple[Export, int]:
+    logger.append_keys(tenant_id=tenant_id, order_id=order_id, operator=request.signed_by.operator)
+    return override(override_settings(), tenant_id, order_id, request, utc_now()), 201
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)
