@@ -38,6 +38,7 @@ PLAYED_BY_RUNTIME = {
     "AWS::ApiGateway::Deployment",
     "AWS::ApiGateway::Stage",
     "AWS::Lambda::Permission",
+    "AWS::Events::Rule",  # only schedules here: played by the runtime's ScheduleSource
 }
 
 

@@ -392,6 +392,32 @@ class Route:
 # --------------------------------------------------------------------------- the stack
 
 
+@dataclass
+class ScheduleSource:
+    """An EventBridge schedule rule targeting a function. Locally it fires when asked
+    (`fire_schedules`, as tests do after moving the clock) and, under `run_pollers`,
+    every `rate` seconds of its `rate(...)` expression."""
+
+    function: Function
+    rule_name: str
+    expression: str
+    last_fired: float = 0.0
+
+    @property
+    def every_seconds(self) -> float:
+        match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours)\)", self.expression)
+        if not match:
+            raise ValueError(f"schedule {self.rule_name}: only rate(N minutes|hours) is played locally, not {self.expression}")
+        return int(match.group(1)) * (3600 if match.group(2).startswith("hour") else 60)
+
+    def fire(self, invoker: Invoker) -> Any:
+        self.last_fired = time.monotonic()
+        event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "region": "us-east-1",
+                 "resources": [self.rule_name], "detail": {}}
+        return invoker.invoke(self.function, event)
+
+
 class LocalRuntime:
     """Functions, routes and sources of a deployed template, and the loops that drive them."""
 
@@ -435,6 +461,12 @@ class LocalRuntime:
             if resource["Type"] == "AWS::Lambda::EventSourceMapping":
                 self.sources.append(self._source(resolver.resolve(resource["Properties"]), resource["Properties"]))
         self.routes = self._routes(cfn)
+        self.schedules = [
+            ScheduleSource(self._function_for(target["Arn"]["Fn::GetAtt"][0]), name, resource["Properties"]["ScheduleExpression"])
+            for name, resource in cfn["Resources"].items()
+            if resource["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in resource["Properties"]
+            for target in resource["Properties"].get("Targets", [])
+        ]
 
     def _function_for(self, raw_reference: Any) -> Function:
         logical = raw_reference.get("Ref") if isinstance(raw_reference, dict) else raw_reference
@@ -497,6 +529,10 @@ class LocalRuntime:
                 quiet += 1
                 time.sleep(0.05)
 
+    def fire_schedules(self) -> list[Any]:
+        """Run every scheduled function once now (what EventBridge does when its rate comes round)."""
+        return [schedule.fire(self.invoker) for schedule in self.schedules]
+
     def run_until(self, condition: Callable[[], Any], timeout: float = 60.0, what: str = "the condition") -> Any:
         """Keep the pollers going until `condition()` is truthy (e.g. an escalation, which
         moto runs on its own clock, has ended); return what it returned."""
@@ -513,6 +549,9 @@ class LocalRuntime:
     def run_pollers(self, stop: threading.Event, interval: float = 0.2) -> None:
         while not stop.is_set():
             try:
+                for schedule in self.schedules:
+                    if time.monotonic() - schedule.last_fired >= schedule.every_seconds:
+                        schedule.fire(self.invoker)
                 if not self.poll_once():
                     stop.wait(interval)
             except Exception as error:  # keep polling: one bad round must not stop the stack

@@ -53,6 +53,14 @@ class OverrideSettings(_Environment):
     tenants_table: str = Field(alias="TENANTS_TABLE")
 
 
+class SweepSettings(_Environment):
+    exports_table: str = Field(alias="EXPORTS_TABLE")
+    tenants_table: str = Field(alias="TENANTS_TABLE")
+    escalation_state_machine_arn: str = Field(alias="ESCALATION_STATE_MACHINE_ARN")
+    escalation_seconds_per_minute: float = Field(alias="ESCALATION_SECONDS_PER_MINUTE", default=60.0, gt=0)
+    batch_size: PositiveInt = Field(alias="SWEEP_BATCH_SIZE", default=100)
+
+
 class EscalateSettings(_Environment):
     exports_table: str = Field(alias="EXPORTS_TABLE")
 
@@ -84,6 +92,11 @@ def override_settings() -> OverrideSettings:
 
 
 @cache
+def sweep_settings() -> SweepSettings:
+    return SweepSettings.from_environment()
+
+
+@cache
 def escalate_settings() -> EscalateSettings:
     return EscalateSettings.from_environment()
 
@@ -101,5 +114,5 @@ def policy_admin_settings() -> PolicyAdminSettings:
 def reset() -> None:
     """Forget the cached environment (tests change it between cases)."""
     for loader in (ingest_settings, decide_settings, acknowledge_settings, escalate_settings, publish_settings,
-                   policy_admin_settings, override_settings):
+                   policy_admin_settings, override_settings, sweep_settings):
         loader.cache_clear()

@@ -11,9 +11,14 @@ Items of one order (pk `ORDER#<tenant>#<order>`):
 - `QUARANTINE#<export id>`: an export that failed its schema, kept for repair, never published;
 - `A#<version>#<sequence>`: a warehouse's acknowledgement of that version, a chain entry;
 - `ACK#<warehouse>#<ack id>`: written with it, so a resent acknowledgement is recorded once;
-- `REFUSED#<warehouse>#<ack id>`: an acknowledgement that was refused, and why.
+- `REFUSED#<warehouse>#<ack id>`: an acknowledgement that was refused, and why;
+- `HEAD`: what the order waits for next and until when (`meshline.domain.follow_ups`),
+  rewritten in the transaction of every version and answer. It is the one item that is
+  overwritten: a projection, not a record. While something is due it carries
+  `due_shard`/`due_at`, the keys of the sparse `FollowUps` index the sweep reads.
 
-Only PutItem (inside a transaction) ever writes here; nothing updates or deletes. An
+Only PutItem (inside a transaction) ever writes here; nothing updates or deletes, and only
+HEAD is ever put twice. An
 acknowledgement and a new export version of the same order are ordered by conditions
 on each other's next key: an answer is stored only while its version is still the
 latest, and a new version only while no answer has arrived since it read the chain.
@@ -33,6 +38,7 @@ from botocore.exceptions import ClientError
 from meshline.dal.aws import client
 from meshline.domain.acknowledgements import Acknowledgement, AcknowledgementRequest
 from meshline.domain.exports import Export, canonical_json
+from meshline.domain.follow_ups import FollowUp, next_follow_up
 from meshline.domain.replay import DecisionInputs
 from meshline.domain.types import format_utc
 
@@ -45,6 +51,9 @@ REFUSED_PREFIX = "REFUSED#"
 
 
 TENANT_ORDERS_INDEX = "TenantOrders"
+FOLLOW_UPS_INDEX = "FollowUps"
+HEAD = "HEAD"
+DUE_SHARDS = 4  # the sweep reads this many partitions of the index: no hot key at scale
 NOT_YET = "attribute_not_exists(pk)"
 
 
@@ -169,6 +178,7 @@ class ExportStore:
             items.append(self._absent(pk, ack_key(export.version - 1, answered + 1)))
         if acknowledgement is not None:
             items += self._acknowledgement_puts(acknowledgement)
+        items.append(self._head_put(export, next_follow_up(export, [])))
         reasons = self._transact([*items, *(also or [])])
         if reasons is None:
             return Appended.WRITTEN
@@ -180,12 +190,14 @@ class ExportStore:
             raise AckSequenceTaken(f"another acknowledgement took place {acknowledgement.sequence} first")
         raise RuntimeError(f"transaction cancelled: {reasons}")
 
-    def record_acknowledgement(self, acknowledgement: Acknowledgement) -> Recorded:
-        """Store an answer as the next chain entry, only while its export version is the latest."""
+    def record_acknowledgement(self, acknowledgement: Acknowledgement, current: Export, follow_up: FollowUp | None) -> Recorded:
+        """Store an answer as the next chain entry, only while its export version (`current`)
+        is the latest; `follow_up` is what the order waits for once it is recorded."""
         pk = {"S": order_key(acknowledgement.tenant_id, acknowledgement.order_id)}
         items = [
             *self._acknowledgement_puts(acknowledgement),
             self._absent(pk, version_key(acknowledgement.export_version + 1)),
+            self._head_put(current, follow_up),
         ]
         reasons = self._transact(items)
         if reasons is None:
@@ -260,6 +272,47 @@ class ExportStore:
             {"Put": {"TableName": self.table, "Item": marker, "ConditionExpression": NOT_YET}},
             {"Put": {"TableName": self.table, "Item": entry, "ConditionExpression": NOT_YET}},
         ]
+
+    def _head_put(self, export: Export, follow_up: FollowUp | None) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": {"S": order_key(export.tenant_id, export.order_id)},
+            "sk": {"S": HEAD},
+            "item_type": {"S": "head"},
+            "tenant_id": {"S": export.tenant_id},
+            "order_id": {"S": export.order_id},
+            "version": {"N": str(export.version)},
+        }
+        if follow_up is not None:
+            shard = int(export.content_hash[:8], 16) % DUE_SHARDS
+            item.update(
+                follow_up={"S": str(follow_up.kind)},
+                due_shard={"S": f"DUE#{shard}"},
+                due_at={"S": format_utc(follow_up.due_at)},
+            )
+        return {"Put": {"TableName": self.table, "Item": item}}
+
+    def put_head(self, export: Export, follow_up: FollowUp | None) -> None:
+        """Rewrite what the order waits for (the sweep, after acting without a new version)."""
+        client("dynamodb").transact_write_items(TransactItems=[
+            self._head_put(export, follow_up),
+            # Only while `export` is still the latest version: a newer one wrote its own HEAD.
+            self._absent({"S": order_key(export.tenant_id, export.order_id)}, version_key(export.version + 1)),
+        ])
+
+    def due(self, now: datetime, limit: int = 100) -> list[tuple[str, str, int]]:
+        """(tenant, order, version) of orders whose follow-up is due, earliest first per shard."""
+        found: list[tuple[str, str, int]] = []
+        for shard in range(DUE_SHARDS):
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": FOLLOW_UPS_INDEX,
+                "KeyConditionExpression": "due_shard = :shard AND due_at <= :now",
+                "ExpressionAttributeValues": {":shard": {"S": f"DUE#{shard}"}, ":now": {"S": format_utc(now)}},
+                "Limit": limit,
+            }
+            items = client("dynamodb").query(**request).get("Items", [])
+            found += [(i["tenant_id"]["S"], i["order_id"]["S"], int(i["version"]["N"])) for i in items]
+        return found[:limit * DUE_SHARDS]
 
     def _absent(self, pk: dict[str, str], sort_key: str) -> dict[str, Any]:
         return {

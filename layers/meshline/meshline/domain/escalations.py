@@ -35,6 +35,7 @@ from meshline.domain.exports import (
     export_id_for,
     seal,
 )
+from meshline.domain.policy import TenantPolicy
 from meshline.domain.types import format_utc
 
 ESCALATOR = "system:meshline-escalation"
@@ -111,6 +112,24 @@ def escalation_for(export: Export, seconds_per_minute: float = 60.0) -> Escalati
         owner=export.owning_party,
         ladder=[Rung(contact=step.contact, timeout_seconds=max(1, math.ceil(step.within_minutes * seconds_per_minute)))
                 for step in path.ladder],
+    )
+
+
+def lapsing_escalation_for(export: Export, policy: TenantPolicy, seconds_per_minute: float = 60.0) -> EscalationStart | None:
+    """An answered export not shipped by its ship-by escalates along the policy's
+    `sla_breach` ladder (else the default one), if it has one."""
+    rule = policy.exception_rule("sla_breach")
+    if not rule.ladder:
+        return None
+    return EscalationStart(
+        escalation_id=export.export_id,
+        tenant_id=export.tenant_id,
+        order_id=export.order_id,
+        export_version=export.version,
+        reason="sla_breach",
+        owner=export.owning_party,
+        ladder=[Rung(contact=step.contact, timeout_seconds=max(1, math.ceil(step.within_minutes * seconds_per_minute)))
+                for step in rule.ladder],
     )
 
 

@@ -112,6 +112,9 @@ class Sla(_Frozen):
     ship_by: UtcDatetime | None = Field(default=None, description="The earliest ship-by among the shipments.")
     pick_window: PickWindow | None = None
     promised_by: UtcDatetime | None = Field(default=None, description="Promise date for backordered lines.")
+    acknowledge_by: UtcDatetime | None = Field(
+        default=None, description="Warehouses sent lines must answer (received or accepted) by then, or the sweep acts."
+    )
 
 
 class Shipment(_Frozen):

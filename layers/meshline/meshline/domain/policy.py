@@ -352,6 +352,9 @@ class PolicyDraft(_Frozen):
     )
     instructions: list[InstructionRule] = Field(default_factory=list)
     overrides: OverrideRules = Field(default_factory=OverrideRules)
+    acknowledge_within_minutes: PositiveInt = Field(
+        default=60, description="How long a warehouse has to answer an export before silence counts as a failure."
+    )
     sku_requirements: dict[str, list[Annotated[str, Field(pattern=TAG)]]] = Field(
         default_factory=dict, description="Warehouse tags a SKU needs, e.g. {'BATTERY-AA': ['hazmat']}."
     )

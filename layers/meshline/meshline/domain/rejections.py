@@ -48,20 +48,34 @@ def plan_after_rejection(ack: Acknowledgement, policy: TenantPolicy, earlier: Re
     exclusions and count carry forward, so a line never goes back to a warehouse that
     rejected it and the budget counts every automatic re-route of the order."""
     reason = ack.request.reason_code or "other"
-    # A rejection is a failed dispatch: without a rule for the rejection itself, the path
-    # the export advertised for its dispatch applies.
+    return plan_reroute(ack.request.warehouse_id, reason, list(ack.line_ids), policy, earlier,
+                        (f"rejected:{reason}", "rejected"))
+
+
+def plan_after_silence(warehouse_id: str, line_ids: list[str], policy: TenantPolicy, earlier: Reroute | None) -> Reroute:
+    """A warehouse that did not answer in time is treated as one that rejected its lines,
+    under the policy's `unacknowledged` path (else `dispatch`)."""
+    return plan_reroute(warehouse_id, "unacknowledged", line_ids, policy, earlier, ("unacknowledged",))
+
+
+def plan_reroute(
+    warehouse_id: str, reason: str, line_ids: list[str], policy: TenantPolicy, earlier: Reroute | None,
+    paths: tuple[str, ...],
+) -> Reroute:
+    # A failure of the warehouse is a failed dispatch: without a rule for the failure
+    # itself, the path the export advertised for its dispatch applies.
     rules = {rule.on: rule for rule in policy.exception_paths}
-    rule = rules.get(f"rejected:{reason}") or rules.get("rejected") or policy.exception_rule("dispatch")
+    rule = next((rules[path] for path in paths if path in rules), None) or policy.exception_rule("dispatch")
     excluded = {line_id: list(warehouses) for line_id, warehouses in (earlier.excluded if earlier else {}).items()}
-    for line_id in ack.line_ids:
-        excluded[line_id] = sorted({*excluded.get(line_id, ()), ack.request.warehouse_id})
+    for line_id in line_ids:
+        excluded[line_id] = sorted({*excluded.get(line_id, ()), warehouse_id})
     used = 0
     if earlier is not None:
         used = earlier.reroutes_before + (1 if earlier.may_reroute else 0)
     return Reroute(
-        rejected_by=ack.request.warehouse_id,
+        rejected_by=warehouse_id,
         reason_code=reason,
-        line_ids=list(ack.line_ids),
+        line_ids=line_ids,
         excluded=dict(sorted(excluded.items())),
         reroutes_before=used,
         fallback=rule.fallback,

@@ -373,7 +373,8 @@ def _reroute(
         redo |= {line.line_id for line in order.lines if line.kit_id is not None and line.kit_id in kits}
     kept = {line.line_id: line for line in previous.lines if line.line_id not in redo}
     shipments = _shipments_without(previous, redo)
-    rejected = f"warehouse {reroute.rejected_by} rejected line(s) {', '.join(reroute.line_ids)} ({reroute.reason_code})"
+    verb = "did not answer for" if reroute.reason_code == "unacknowledged" else "rejected"
+    rejected = f"warehouse {reroute.rejected_by} {verb} line(s) {', '.join(reroute.line_ids)} ({reroute.reason_code})"
 
     warehouse_of: dict[str, str] = {}
     explanation = Explanation(summary="")
@@ -954,6 +955,7 @@ def _sla(order: Order, policy: TenantPolicy, outcome: _Outcome, now: datetime) -
         ship_by=first.ship_by if first else None,
         pick_window=first.pick_window if first else None,
         promised_by=promised_by,
+        acknowledge_by=now + timedelta(minutes=policy.acknowledge_within_minutes) if outcome.shipments else None,
     )
 
 

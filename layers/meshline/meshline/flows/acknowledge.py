@@ -21,6 +21,7 @@ from meshline.dal.tenants import TenantStore
 from meshline.domain import routing
 from meshline.domain.acknowledgements import AckKind, AcknowledgementRequest, Refusal, admit
 from meshline.domain.exports import Trigger, TriggerKind
+from meshline.domain.follow_ups import next_follow_up
 from meshline.domain.rejections import plan_after_rejection
 from meshline.domain.replay import DecisionInputs
 from meshline.domain.validation import export_schema_errors
@@ -97,7 +98,8 @@ def _acknowledge_once(
         return _refuse(exports, tenant_id, order_id, request, refusal.reason, now, status=refusal.status)
 
     if request.kind is not AckKind.REJECTED:
-        if exports.record_acknowledgement(ack) is Recorded.ALREADY_RECORDED:
+        follow_up = next_follow_up(current, [*answers, ack])
+        if exports.record_acknowledgement(ack, current, follow_up) is Recorded.ALREADY_RECORDED:
             return AckResult(AckOutcome.ALREADY_RECORDED, f"{request.ack_id} was already recorded")
         metrics.add_metric(name=f"Acknowledgements_{request.kind}", unit=MetricUnit.Count, value=1)
         return AckResult(AckOutcome.RECORDED, f"{request.kind} recorded against {current.export_id}", sequence=ack.sequence)

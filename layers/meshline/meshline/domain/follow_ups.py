@@ -1,0 +1,60 @@
+"""What an order waits for next, and until when: the sweep's agenda.
+
+From the current export and the answers to it:
+- `await_answer`: a warehouse sent lines has not answered by `sla.acknowledge_by`;
+  silence then counts as a failure of that warehouse (re-route within the budget, else
+  hold for a person, as the policy's `unacknowledged` path says);
+- `await_shipment`: answered, but not shipped; at the earliest unshipped `ship_by` the
+  SLA is lapsing and the policy's `sla_breach` ladder is escalated;
+- nothing, when everything shipped, was cancelled, a person holds it, or a breach put it
+  in the human queue (the sweep stops chasing what a person owns).
+
+Backordered lines are not on this agenda yet: re-deciding them when stock arrives is the
+next step (issue 4, item 7).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from meshline.domain.acknowledgements import AckKind, Acknowledgement
+from meshline.domain.exports import ExceptionKind, Export, IntendedAction, TriggerKind
+from meshline.domain.types import UtcDatetime
+
+ANSWERED = (AckKind.RECEIVED, AckKind.ACCEPTED, AckKind.PICKED, AckKind.SHIPPED)
+
+
+class FollowUpKind(StrEnum):
+    AWAIT_ANSWER = "await_answer"
+    AWAIT_SHIPMENT = "await_shipment"
+
+
+class FollowUp(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: FollowUpKind
+    due_at: UtcDatetime
+    warehouses: list[str] = []  # for await_answer: the silent ones, in the export's order
+
+
+def next_follow_up(export: Export, answers: list[Acknowledgement]) -> FollowUp | None:
+    if export.intended_action in (IntendedAction.HOLD_FOR_REVIEW, IntendedAction.NOTHING_TO_SHIP, IntendedAction.CANCEL):
+        return None
+    if export.exception_path.kind is ExceptionKind.HUMAN_QUEUE and export.trigger.kind is TriggerKind.ESCALATION_BREACHED:
+        return None
+    answered = {ack.request.warehouse_id for ack in answers if ack.request.kind in ANSWERED}
+    shipped = {line_id for ack in answers if ack.request.kind is AckKind.SHIPPED for line_id in ack.line_ids}
+    silent = [warehouse for warehouse in export.warehouses() if warehouse not in answered]
+    if silent and export.sla.acknowledge_by is not None:
+        return FollowUp(kind=FollowUpKind.AWAIT_ANSWER, due_at=export.sla.acknowledge_by, warehouses=silent)
+    unshipped = [s for s in export.shipments if any(line_id not in shipped for line_id in s.line_ids)]
+    if unshipped:
+        return FollowUp(kind=FollowUpKind.AWAIT_SHIPMENT, due_at=min(s.ship_by for s in unshipped))
+    return None
+
+
+def is_due(follow_up: FollowUp | None, now: datetime) -> bool:
+    return follow_up is not None and follow_up.due_at <= now
