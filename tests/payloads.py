@@ -3,6 +3,7 @@
 from meshline_local.samples import (  # noqa: F401 - re-exported for the tests
     DEMO_SECRET,
     DEMO_TENANT,
+    cancelled_body,
     routable_body,
     sample_body,
     shopify_headers,

@@ -29,6 +29,14 @@ def sample_body() -> bytes:
     return SHOPIFY_SAMPLE.read_bytes()
 
 
+def cancelled_body(order_id: int, placed_at: str, lines: list[tuple[str, int]], cancelled_at: str,
+                   reason: str = "customer") -> bytes:
+    """What Shopify sends on orders/cancelled for an order built by `routable_body`."""
+    document = json.loads(routable_body(order_id, placed_at, lines))
+    document.update(cancelled_at=cancelled_at, cancel_reason=reason, updated_at=cancelled_at)
+    return json.dumps(document).encode()
+
+
 def routable_body(
     order_id: int,
     placed_at: str,

@@ -122,7 +122,9 @@ def admit(
             f"{request.export_id} is not the current version of order {current.order_id}: "
             f"answer {current.export_id} instead"
         )
-    assigned = [line.line_id for line in current.lines if line.action is LineAction.SHIP and line.warehouse_id == request.warehouse_id]
+    # A warehouse answers for what it was sent: lines to ship, or lines it is asked to cancel.
+    asked = (LineAction.CANCEL,) if request.kind in (AckKind.CANCEL_ACCEPTED, AckKind.CANCEL_REFUSED) else (LineAction.SHIP,)
+    assigned = [line.line_id for line in current.lines if line.action in asked and line.warehouse_id == request.warehouse_id]
     if not assigned:
         raise Refusal(f"warehouse {request.warehouse_id} was sent no line of {current.export_id}", status=403)
     named = [line.line_id for line in request.lines]

@@ -47,6 +47,7 @@ class TriggerKind(StrEnum):
     WAREHOUSE_REJECTED = "warehouse_rejected"
     SLA_LAPSING = "sla_lapsing"
     MANUAL_OVERRIDE = "manual_override"
+    ORDER_CANCELLED = "order_cancelled"
     ESCALATION_BREACHED = "escalation_breached"
 
 
@@ -93,12 +94,17 @@ class ExportLine(_Frozen):
     sku: str = Field(min_length=1)
     quantity: PositiveInt
     action: LineAction
-    warehouse_id: WarehouseId | None = Field(default=None, description="Set when action is 'ship'.")
+    warehouse_id: WarehouseId | None = Field(
+        default=None,
+        description="Set when action is 'ship'; on 'cancel', the warehouse asked to cancel a line it had been sent.",
+    )
 
     @model_validator(mode="after")
     def _warehouse_iff_shipped(self) -> ExportLine:
-        if (self.action is LineAction.SHIP) != (self.warehouse_id is not None):
-            raise ValueError(f"line {self.line_id}: a warehouse_id is required exactly when the action is 'ship'")
+        if self.action is LineAction.SHIP and self.warehouse_id is None:
+            raise ValueError(f"line {self.line_id}: a shipped line needs a warehouse_id")
+        if self.action not in (LineAction.SHIP, LineAction.CANCEL) and self.warehouse_id is not None:
+            raise ValueError(f"line {self.line_id}: only a shipped or cancelled line names a warehouse")
         return self
 
 

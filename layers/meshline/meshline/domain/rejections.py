@@ -11,6 +11,8 @@ the warehouse did not reject stay exactly as they were.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
 from meshline.domain.acknowledgements import Acknowledgement
@@ -24,6 +26,7 @@ class Reroute(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     rejected_by: WarehouseId
+    failure: Literal["rejected", "silent", "cancel_refused"] = "rejected"
     reason_code: str
     line_ids: list[str] = Field(min_length=1, description="The rejected lines: the only ones decided again.")
     excluded: dict[str, list[WarehouseId]] = Field(
@@ -55,12 +58,23 @@ def plan_after_rejection(ack: Acknowledgement, policy: TenantPolicy, earlier: Re
 def plan_after_silence(warehouse_id: str, line_ids: list[str], policy: TenantPolicy, earlier: Reroute | None) -> Reroute:
     """A warehouse that did not answer in time is treated as one that rejected its lines,
     under the policy's `unacknowledged` path (else `dispatch`)."""
-    return plan_reroute(warehouse_id, "unacknowledged", line_ids, policy, earlier, ("unacknowledged",))
+    return plan_reroute(warehouse_id, "unacknowledged", line_ids, policy, earlier, ("unacknowledged",), failure="silent")
+
+
+def plan_after_cancel_refusal(ack: Acknowledgement, policy: TenantPolicy, earlier: Reroute | None) -> Reroute:
+    """A warehouse that refuses a cancellation (it shipped already, say) leaves the lines to a
+    person: nothing can be re-routed, the policy's `cancel` path says who decides."""
+    rule = policy.exception_rule("cancel")
+    plan = plan_reroute(ack.request.warehouse_id, ack.request.reason_code or "other", list(ack.line_ids), policy, earlier,
+                        (), failure="cancel_refused")
+    return plan.model_copy(update={"fallback": FallbackAction.HOLD_FOR_REVIEW, "exception_path": rule.on,
+                                   "retry_budget": 0})
 
 
 def plan_reroute(
     warehouse_id: str, reason: str, line_ids: list[str], policy: TenantPolicy, earlier: Reroute | None,
     paths: tuple[str, ...],
+    failure: Literal["rejected", "silent", "cancel_refused"] = "rejected",
 ) -> Reroute:
     # A failure of the warehouse is a failed dispatch: without a rule for the failure
     # itself, the path the export advertised for its dispatch applies.
@@ -74,6 +88,7 @@ def plan_reroute(
         used = earlier.reroutes_before + (1 if earlier.may_reroute else 0)
     return Reroute(
         rejected_by=warehouse_id,
+        failure=failure,
         reason_code=reason,
         line_ids=line_ids,
         excluded=dict(sorted(excluded.items())),

@@ -102,15 +102,9 @@ def decide(
     against `previous`, which the new version seals into the order's hash chain."""
     if order.tenant_id != policy.tenant_id:
         raise ValueError(f"order of tenant '{order.tenant_id}' cannot be decided under a policy of '{policy.tenant_id}'")
-    if order.status is OrderStatus.CANCELLED:
-        outcome = _cancelled(order, f"the order arrived cancelled ({order.cancel_reason or 'no reason given'})")
-    elif not order.shippable_lines():
-        outcome = _Outcome(
-            action=IntendedAction.NOTHING_TO_SHIP,
-            lines=_lines_with(order, {}, LineAction.NO_SHIPPING),
-            explanation=Explanation(summary="no line requires shipping"),
-        )
-    elif override is not None:
+    # A person's override and a warehouse's failure act on the previous version as it is,
+    # whatever the order's status (a refused cancellation re-routes nothing but is held).
+    if override is not None:
         if previous is None or justification is None:
             raise ValueError("an override changes an existing export and needs a justification")
         outcome = _overridden(order, policy, previous, override, justification, now)
@@ -118,6 +112,14 @@ def decide(
         if previous is None:
             raise ValueError("a re-route changes an existing export: previous is required")
         outcome = _reroute(order, policy, stock, previous, reroute, now)
+    elif order.status is OrderStatus.CANCELLED:
+        outcome = _cancelled(order, f"the order was cancelled ({order.cancel_reason or 'no reason given'})", previous)
+    elif not order.shippable_lines():
+        outcome = _Outcome(
+            action=IntendedAction.NOTHING_TO_SHIP,
+            lines=_lines_with(order, {}, LineAction.NO_SHIPPING),
+            explanation=Explanation(summary="no line requires shipping"),
+        )
     else:
         outcome = _route(order, policy, stock, now)
 
@@ -221,12 +223,14 @@ class _Outcome:
     promised_by: datetime | None = None  # kept from the previous version for lines it had already backordered
 
 
-def _cancelled(order: Order, why: str) -> _Outcome:
-    return _Outcome(
-        action=IntendedAction.CANCEL,
-        lines=_lines_with(order, {}, LineAction.CANCEL),
-        explanation=Explanation(summary=f"cancel: {why}; nothing ships"),
-    )
+def _cancelled(order: Order, why: str, previous: Export | None = None) -> _Outcome:
+    """Every line cancelled. A line a warehouse had been sent keeps that warehouse: the
+    new version is the cancellation request it receives (and may refuse)."""
+    sent = {line.line_id: line.warehouse_id for line in previous.lines if line.action is LineAction.SHIP} if previous else {}
+    lines = [line.model_copy(update={"warehouse_id": sent.get(line.line_id)}) for line in _lines_with(order, {}, LineAction.CANCEL)]
+    asked = sorted({warehouse for warehouse in sent.values() if warehouse})
+    summary = f"cancel: {why}; nothing ships" + (f"; cancellation requested from {', '.join(asked)}" if asked else "")
+    return _Outcome(action=IntendedAction.CANCEL, lines=lines, explanation=Explanation(summary=summary))
 
 
 def _lines_with(order: Order, warehouse_of: dict[str, str], otherwise: LineAction) -> list[ExportLine]:
@@ -373,7 +377,7 @@ def _reroute(
         redo |= {line.line_id for line in order.lines if line.kit_id is not None and line.kit_id in kits}
     kept = {line.line_id: line for line in previous.lines if line.line_id not in redo}
     shipments = _shipments_without(previous, redo)
-    verb = "did not answer for" if reroute.reason_code == "unacknowledged" else "rejected"
+    verb = {"silent": "did not answer for", "cancel_refused": "refused to cancel"}.get(reroute.failure, "rejected")
     rejected = f"warehouse {reroute.rejected_by} {verb} line(s) {', '.join(reroute.line_ids)} ({reroute.reason_code})"
 
     warehouse_of: dict[str, str] = {}

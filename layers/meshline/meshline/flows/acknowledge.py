@@ -22,7 +22,7 @@ from meshline.domain import routing
 from meshline.domain.acknowledgements import AckKind, AcknowledgementRequest, Refusal, admit
 from meshline.domain.exports import Trigger, TriggerKind
 from meshline.domain.follow_ups import next_follow_up
-from meshline.domain.rejections import plan_after_rejection
+from meshline.domain.rejections import plan_after_cancel_refusal, plan_after_rejection
 from meshline.domain.replay import DecisionInputs
 from meshline.domain.validation import export_schema_errors
 from meshline.observability import MetricUnit, logger, metrics
@@ -97,7 +97,7 @@ def _acknowledge_once(
     except Refusal as refusal:
         return _refuse(exports, tenant_id, order_id, request, refusal.reason, now, status=refusal.status)
 
-    if request.kind is not AckKind.REJECTED:
+    if request.kind not in (AckKind.REJECTED, AckKind.CANCEL_REFUSED):
         follow_up = next_follow_up(current, [*answers, ack])
         if exports.record_acknowledgement(ack, current, follow_up) is Recorded.ALREADY_RECORDED:
             return AckResult(AckOutcome.ALREADY_RECORDED, f"{request.ack_id} was already recorded")
@@ -109,7 +109,8 @@ def _acknowledge_once(
     tenants = TenantStore(settings.tenants_table)
     order = stored.inputs.order
     policy, stock = tenants.load(tenant_id, order)
-    plan = plan_after_rejection(ack, policy, stored.inputs.reroute)
+    planner = plan_after_cancel_refusal if request.kind is AckKind.CANCEL_REFUSED else plan_after_rejection
+    plan = planner(ack, policy, stored.inputs.reroute)
     trigger = Trigger(
         kind=TriggerKind.WAREHOUSE_REJECTED,
         trigger_id=f"ack:{request.warehouse_id}:{request.ack_id}",

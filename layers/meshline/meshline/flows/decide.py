@@ -10,6 +10,7 @@ from meshline.dal.exports import Appended, ExportStore
 from meshline.dal.tenants import TenantStore
 from meshline.domain import routing
 from meshline.domain.events import OrderReceived
+from meshline.domain.exports import IntendedAction, TriggerKind
 from meshline.domain.replay import DecisionInputs
 from meshline.domain.validation import export_schema_errors
 from meshline.observability import MetricUnit, logger, metrics
@@ -35,10 +36,15 @@ def decide_order(settings: DecideSettings, message: OrderReceived, now: datetime
     if previous is not None and previous.trigger.trigger_id == trigger.trigger_id:
         # The common redelivery: answered by the read we needed anyway, no write attempted.
         return DecideResult(Decided.ALREADY_APPLIED, previous.export_id)
+    if previous is not None and previous.intended_action is IntendedAction.CANCEL and trigger.kind is TriggerKind.ORDER_CREATED:
+        # Shops deliver out of order: an orders/create arriving after the cancellation changes nothing.
+        logger.info("order already cancelled; creation ignored", extra={"export_id": previous.export_id})
+        return DecideResult(Decided.ALREADY_APPLIED, previous.export_id)
 
     tenants = TenantStore(settings.tenants_table)
     policy, stock = tenants.load(order.tenant_id, order)
-    export = routing.decide(order, policy, stock, trigger, previous, now)
+    answers = exports.acknowledgements(order.tenant_id, order.order_id, previous.version) if previous else []
+    export = routing.decide(order, policy, stock, trigger, previous, now, acknowledged=answers[-1].link if answers else None)
 
     document = export.model_dump(mode="json")
     errors = export_schema_errors(document)

@@ -13,6 +13,7 @@ from meshline.dal.secrets import SecretNotFound, webhook_secrets
 from meshline.domain.errors import MeshlineError
 from meshline.domain.events import OrderReceived
 from meshline.domain.exports import Trigger, TriggerKind
+from meshline.domain.orders import OrderStatus
 from meshline.observability import MetricUnit, logger, metrics
 from meshline.platforms import shopify
 from meshline.settings import IngestSettings
@@ -86,9 +87,12 @@ def ingest_shopify_order(
             "this one was refused and recorded",
         )
 
+    if topic == "orders/cancelled" and order.status is not OrderStatus.CANCELLED:
+        raise IngestRefused(400, "an orders/cancelled webhook must carry cancelled_at")
+    kind = TriggerKind.ORDER_CANCELLED if topic == "orders/cancelled" else TriggerKind.ORDER_CREATED
     trigger = Trigger(
-        kind=TriggerKind.ORDER_CREATED,
-        trigger_id=f"order_created:{order.order_id}",
+        kind=kind,
+        trigger_id=f"{kind}:{order.order_id}",
         source=f"shopify:{topic}",
         received_at=now,
         delivery_ids={

@@ -20,7 +20,7 @@ TOPIC_HEADER = "x-shopify-topic"
 EVENT_ID_HEADER = "x-shopify-event-id"
 WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
 SHOP_DOMAIN_HEADER = "x-shopify-shop-domain"
-SUPPORTED_TOPICS = frozenset({"orders/create"})
+SUPPORTED_TOPICS = frozenset({"orders/create", "orders/cancelled"})
 
 _EXPRESS_WORDS = ("express", "priority", "2-day", "two day", "expedited")
 _OVERNIGHT_WORDS = ("overnight", "next day", "next-day", "1-day")
