@@ -38,7 +38,6 @@ PLAYED_BY_RUNTIME = {
     "AWS::ApiGateway::Deployment",
     "AWS::ApiGateway::Stage",
     "AWS::Lambda::Permission",
-    "AWS::Events::Rule",  # only schedules here: played by the runtime's ScheduleSource
 }
 
 
@@ -414,6 +413,30 @@ def _state_machine(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict
     return arn, {"Arn": arn, "Name": machine_name}  # Ref of a state machine is its ARN
 
 
+def _rule(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    """A pattern rule is created in moto, which delivers to its SQS targets for real. A
+    schedule rule is not: moto would never fire it; the runtime's ScheduleSource plays it."""
+    rule_name = p.get("Name") or f"meshline-local-{name}"
+    bus = p.get("EventBusName", "default")
+    arn = _arn("events", d.region, f"rule/{bus}/{rule_name}" if bus != "default" else f"rule/{rule_name}")
+    if "ScheduleExpression" in p:
+        return rule_name, {"Arn": arn}
+    events = client("events")
+    events.put_rule(Name=rule_name, EventBusName=bus, EventPattern=json.dumps(p["EventPattern"]),
+                    Description=p.get("Description", ""))
+    targets = [{"Id": target["Id"], "Arn": target["Arn"]} for target in p.get("Targets", [])]
+    if any(":sqs:" not in target["Arn"] for target in targets):
+        raise UnsupportedResource(f"{name}: the local stack delivers rules to SQS targets only")
+    events.put_targets(Rule=rule_name, EventBusName=bus, Targets=targets)
+    return rule_name, {"Arn": arn}
+
+
+def _queue_policy(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    for url in p["Queues"]:
+        client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(p["PolicyDocument"])})
+    return f"local-{name}", {}
+
+
 def _alarm(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
     request = {key: p[key] for key in ("AlarmName", "AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic",
                                        "ComparisonOperator", "TreatMissingData") if key in p}
@@ -435,4 +458,6 @@ _CREATORS = {
     "AWS::Lambda::Function": _function,
     "AWS::CloudWatch::Alarm": _alarm,
     "AWS::StepFunctions::StateMachine": _state_machine,
+    "AWS::Events::Rule": _rule,
+    "AWS::SQS::QueuePolicy": _queue_policy,
 }

@@ -46,6 +46,7 @@ class PublishSettings(_Environment):
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
     escalation_state_machine_arn: str = Field(alias="ESCALATION_STATE_MACHINE_ARN")
     escalation_seconds_per_minute: float = Field(alias="ESCALATION_SECONDS_PER_MINUTE", default=60.0, gt=0)
+    backorders_queue_url: str = Field(alias="BACKORDERS_QUEUE_URL")
 
 
 class OverrideSettings(_Environment):
@@ -59,6 +60,11 @@ class SweepSettings(_Environment):
     escalation_state_machine_arn: str = Field(alias="ESCALATION_STATE_MACHINE_ARN")
     escalation_seconds_per_minute: float = Field(alias="ESCALATION_SECONDS_PER_MINUTE", default=60.0, gt=0)
     batch_size: PositiveInt = Field(alias="SWEEP_BATCH_SIZE", default=100)
+
+
+class ReevaluateSettings(_Environment):
+    exports_table: str = Field(alias="EXPORTS_TABLE")
+    tenants_table: str = Field(alias="TENANTS_TABLE")
 
 
 class EscalateSettings(_Environment):
@@ -97,6 +103,11 @@ def sweep_settings() -> SweepSettings:
 
 
 @cache
+def reevaluate_settings() -> ReevaluateSettings:
+    return ReevaluateSettings.from_environment()
+
+
+@cache
 def escalate_settings() -> EscalateSettings:
     return EscalateSettings.from_environment()
 
@@ -114,5 +125,6 @@ def policy_admin_settings() -> PolicyAdminSettings:
 def reset() -> None:
     """Forget the cached environment (tests change it between cases)."""
     for loader in (ingest_settings, decide_settings, acknowledge_settings, escalate_settings, publish_settings,
-                   policy_admin_settings, override_settings, sweep_settings):
+                   policy_admin_settings, override_settings, sweep_settings,
+                   reevaluate_settings):
         loader.cache_clear()

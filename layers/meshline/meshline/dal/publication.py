@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from meshline.dal.aws import client
 from meshline.domain.events import EVENT_SOURCE
 from meshline.domain.exports import Export, canonical_json
+from meshline.domain.types import format_utc
 
 
 def warehouse_queue_name(stage: str, tenant_id: str, warehouse_id: str) -> str:
@@ -71,6 +72,25 @@ def archive(export: Export, bucket: str) -> str:
         if error.response["Error"]["Code"] not in {"PreconditionFailed", "412"}:
             raise
     return key
+
+
+def enqueue_backorder(queue_url: str, export: Export, line_ids: list[str]) -> None:
+    """The backorder queue, read by whoever chases stock: one message per export version
+    that backorders lines anew, its promise date in an attribute to sort or filter on.
+    The deduplication id makes a repeated publication harmless where the queue is FIFO."""
+    client("sqs").send_message(
+        QueueUrl=queue_url,
+        MessageBody=canonical_json({"export_id": export.export_id, "tenant_id": export.tenant_id,
+                                    "order_id": export.order_id, "line_ids": line_ids,
+                                    "promised_by": format_utc(export.sla.promised_by) if export.sla.promised_by else None,
+                                    "service_level": export.sla.service_level}),
+        MessageAttributes={
+            "export_id": {"DataType": "String", "StringValue": export.export_id},
+            "promised_by": {"DataType": "String",
+                            "StringValue": format_utc(export.sla.promised_by) if export.sla.promised_by else "none"},
+            "service_level": {"DataType": "String", "StringValue": export.sla.service_level or "unknown"},
+        },
+    )
 
 
 def put_event(bus: str, detail_type: str, detail: dict[str, Any], resources: list[str] | None = None) -> str:

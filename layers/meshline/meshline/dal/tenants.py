@@ -4,7 +4,10 @@ Items of one tenant (pk `TENANT#<tenant>`):
 - `POLICY#<version, 6 digits>`: one immutable policy version, never overwritten;
 - `POLICY#ACTIVE`: a copy of the active version's document, so that a decision reads the
   policy and the stock of the order's SKUs in one BatchGetItem;
-- `SKU#<sku>`: units available per warehouse (`levels`, a map);
+- `SKU#<sku>`: units available per warehouse (`levels`, a map; `revision` counts changes);
+- `WATCH#<sku>#<order id>`: an order whose current version ships or backorders the SKU,
+  so an inventory change finds the orders it may affect (stale entries are skipped when
+  read, and expire through `expires_at`, the table's TTL attribute);
 - `DISPATCHES#<warehouse>#<local date>`: dispatches booked on that ship day, counted by
   the decide flow in the same transaction as the export that books them.
 """
@@ -13,18 +16,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
 from meshline.dal.aws import client
+from meshline.domain.exports import Export, LineAction
 from meshline.domain.inventory import StockSnapshot
 from meshline.domain.orders import Order
 from meshline.domain.policy import CapacityLeft, PolicyDraft, PolicyVersionSummary, TenantPolicy
+from meshline.domain.routing import booking_changes
 from meshline.domain.sla import ship_day
 from meshline.domain.types import format_utc
 
 ACTIVE = "POLICY#ACTIVE"
+WATCH_LIFETIME = timedelta(days=45)  # an order still open after this long is a person's business
 BATCH_LIMIT = 100
 
 
@@ -126,6 +132,70 @@ class TenantStore:
             else:
                 raise RuntimeError(f"{self.table}: keys still unprocessed after 8 attempts")
         return items
+
+    def consequences(self, previous: Export | None, export: Export, policy: TenantPolicy) -> list[dict]:
+        """What a new version changes here, for its transaction: dispatch counts and watches."""
+        return [
+            *self.booking_updates(export.tenant_id, booking_changes(previous, export, policy)),
+            *self.watch_updates(export),
+        ]
+
+    def watch_updates(self, export: Export) -> list[dict]:
+        expires = int((export.created_at + WATCH_LIFETIME).timestamp())
+        skus = sorted({line.sku for line in export.lines if line.action in (LineAction.SHIP, LineAction.BACKORDER)})
+        return [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": {"S": tenant_key(export.tenant_id)}, "sk": {"S": f"WATCH#{sku}#{export.order_id}"}},
+                    "UpdateExpression": "SET watched_version = :version, expires_at = :expires",
+                    "ExpressionAttributeValues": {":version": {"N": str(export.version)}, ":expires": {"N": str(expires)}},
+                }
+            }
+            for sku in skus
+        ]
+
+    def watchers(self, tenant_id: str, sku: str) -> list[str]:
+        """Orders that shipped or backordered `sku` in some version (stale ones included)."""
+        prefix = f"WATCH#{sku}#"
+        response = client("dynamodb").query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": tenant_key(tenant_id)}, ":prefix": {"S": prefix}},
+            ConsistentRead=True,
+        )
+        return [item["sk"]["S"].removeprefix(prefix) for item in response.get("Items", [])]
+
+    def set_stock_level(self, tenant_id: str, sku: str, warehouse_id: str, available: int) -> int | None:
+        """Set one warehouse's level of a SKU; returns the previous level (None if unknown).
+        Read, then put on the revision read, so concurrent changes of other warehouses'
+        levels of the same SKU are never lost."""
+        key = {"pk": {"S": tenant_key(tenant_id)}, "sk": {"S": f"SKU#{sku}"}}
+        for _attempt in range(5):
+            item = client("dynamodb").get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+            levels = {wh: int(units["N"]) for wh, units in item["levels"]["M"].items()} if item else {}
+            before = levels.get(warehouse_id)
+            levels[warehouse_id] = available
+            condition: dict = {"ConditionExpression": "attribute_not_exists(pk)"}
+            revision = 0
+            if item is not None and "revision" in item:
+                revision = int(item["revision"]["N"])
+                condition = {"ConditionExpression": "revision = :revision",
+                             "ExpressionAttributeValues": {":revision": {"N": str(revision)}}}
+            elif item is not None:
+                condition = {"ConditionExpression": "attribute_not_exists(revision)"}
+            try:
+                client("dynamodb").put_item(
+                    TableName=self.table,
+                    Item={**key, "levels": {"M": {wh: {"N": str(units)} for wh, units in levels.items()}},
+                          "revision": {"N": str(revision + 1)}},
+                    **condition,
+                )
+                return before
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        raise RuntimeError(f"stock of {sku} kept changing; retry")
 
     def booking_updates(self, tenant_id: str, deltas: Mapping[tuple[str, date], int]) -> list[dict]:
         """TransactWriteItems entries that move dispatch counts by `deltas`."""

@@ -56,7 +56,31 @@ class ExportQuarantined(BaseModel):
     document: dict[str, Any] = Field(description="The export exactly as it was built, kept for repair.")
 
 
+class BackorderedLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    line_id: str
+    sku: str
+    quantity: int
+
+
+class CustomerNotificationRequested(BaseModel):
+    """Detail of `CustomerNotificationRequested`: tell the customer that lines are backordered
+    and when they are promised, for CRM automation. Sent once per newly backordered line."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"title": "CustomerNotificationRequested"})
+
+    reason: Literal["backorder"] = "backorder"
+    tenant_id: TenantId
+    order_id: OrderId
+    export_id: str
+    service_level: str | None
+    promised_by: UtcDatetime | None
+    lines: list[BackorderedLine] = Field(min_length=1)
+
+
 EVENT_DETAIL_MODELS: dict[str, type[BaseModel]] = {
     "ExportPublished": ExportPublished,
     "ExportQuarantined": ExportQuarantined,
+    "CustomerNotificationRequested": CustomerNotificationRequested,
 }

@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
-from meshline.domain.types import WarehouseId
+from meshline.domain.types import TenantId, UtcDatetime, WarehouseId
 
 
 class StockSnapshot(BaseModel):
@@ -34,3 +34,16 @@ class StockSnapshot(BaseModel):
             levels={sku: dict(sorted(self.levels[sku].items())) for sku in sorted(skus) if sku in self.levels},
             dispatches={wh: dict(sorted(days.items())) for wh, days in sorted(self.dispatches.items()) if days},
         )
+
+
+class InventoryLevelChanged(BaseModel):
+    """A stock system's news, as an EventBridge event on Meshline's bus: source
+    `meshline.inventory`, detail-type `InventoryLevelChanged`, this as its detail."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_id: TenantId
+    sku: str = Field(min_length=1, max_length=100)
+    warehouse_id: WarehouseId
+    available: NonNegativeInt = Field(description="Units now available at the warehouse.")
+    changed_at: UtcDatetime

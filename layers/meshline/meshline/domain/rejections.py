@@ -26,7 +26,7 @@ class Reroute(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     rejected_by: WarehouseId
-    failure: Literal["rejected", "silent", "cancel_refused"] = "rejected"
+    failure: Literal["rejected", "silent", "cancel_refused", "stock_changed"] = "rejected"
     reason_code: str
     line_ids: list[str] = Field(min_length=1, description="The rejected lines: the only ones decided again.")
     excluded: dict[str, list[WarehouseId]] = Field(
@@ -39,7 +39,13 @@ class Reroute(BaseModel):
 
     @property
     def may_reroute(self) -> bool:
+        if self.failure == "stock_changed":
+            return True  # new stock is no failure of anyone's: deciding again costs no budget
         return self.fallback is FallbackAction.REROUTE and self.reroutes_before < self.retry_budget
+
+    @property
+    def spends_budget(self) -> bool:
+        return self.may_reroute and self.failure != "stock_changed"
 
     @property
     def excluded_warehouses(self) -> frozenset[str]:
@@ -74,18 +80,19 @@ def plan_after_cancel_refusal(ack: Acknowledgement, policy: TenantPolicy, earlie
 def plan_reroute(
     warehouse_id: str, reason: str, line_ids: list[str], policy: TenantPolicy, earlier: Reroute | None,
     paths: tuple[str, ...],
-    failure: Literal["rejected", "silent", "cancel_refused"] = "rejected",
+    failure: Literal["rejected", "silent", "cancel_refused", "stock_changed"] = "rejected",
 ) -> Reroute:
     # A failure of the warehouse is a failed dispatch: without a rule for the failure
     # itself, the path the export advertised for its dispatch applies.
     rules = {rule.on: rule for rule in policy.exception_paths}
     rule = next((rules[path] for path in paths if path in rules), None) or policy.exception_rule("dispatch")
     excluded = {line_id: list(warehouses) for line_id, warehouses in (earlier.excluded if earlier else {}).items()}
-    for line_id in line_ids:
-        excluded[line_id] = sorted({*excluded.get(line_id, ()), warehouse_id})
+    if failure != "stock_changed":  # a warehouse whose stock changed failed nobody: it stays a candidate
+        for line_id in line_ids:
+            excluded[line_id] = sorted({*excluded.get(line_id, ()), warehouse_id})
     used = 0
     if earlier is not None:
-        used = earlier.reroutes_before + (1 if earlier.may_reroute else 0)
+        used = earlier.reroutes_before + (1 if earlier.spends_budget else 0)
     return Reroute(
         rejected_by=warehouse_id,
         failure=failure,
@@ -97,3 +104,10 @@ def plan_reroute(
         exception_path=rule.on,
         retry_budget=rule.retry_budget,
     )
+
+
+def plan_after_stock_change(warehouse_id: str, line_ids: list[str], policy: TenantPolicy, earlier: Reroute | None) -> Reroute:
+    """Lines whose warehouse no longer holds enough, or backordered lines whose SKU arrived,
+    are decided again on the new stock; earlier rejections still rule warehouses out, and
+    what still cannot ship stays backordered."""
+    return plan_reroute(warehouse_id, "stock_changed", line_ids, policy, earlier, ("dispatch",), failure="stock_changed")

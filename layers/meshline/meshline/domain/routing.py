@@ -379,6 +379,8 @@ def _reroute(
     shipments = _shipments_without(previous, redo)
     verb = {"silent": "did not answer for", "cancel_refused": "refused to cancel"}.get(reroute.failure, "rejected")
     rejected = f"warehouse {reroute.rejected_by} {verb} line(s) {', '.join(reroute.line_ids)} ({reroute.reason_code})"
+    if reroute.failure == "stock_changed":
+        rejected = f"stock changed at warehouse {reroute.rejected_by}: line(s) {', '.join(reroute.line_ids)} decided again"
 
     warehouse_of: dict[str, str] = {}
     explanation = Explanation(summary="")
@@ -388,18 +390,22 @@ def _reroute(
         warehouse_of = _warehouse_of(trial)
         shipments += _shipments(order, policy, trial)
         explanation = _explanation("", trial, rules_tried)
-        attempt = f"re-route {reroute.reroutes_before + 1} of {reroute.retry_budget}"
+        attempt = f"re-route {reroute.reroutes_before + 1} of {reroute.retry_budget}, " if reroute.spends_budget else ""
         if trial.allocation:
             names = ", ".join(warehouse.warehouse_id for warehouse, _ in trial.allocation)
-            summary = f"{rejected}: {attempt}, {len(warehouse_of)} line(s) to {names}"
+            summary = f"{rejected}: {attempt}{len(warehouse_of)} line(s) to {names}"
+        elif reroute.spends_budget:
+            summary = f"{rejected}: {attempt.rstrip(', ')} found no other warehouse"
         else:
-            summary = f"{rejected}: {attempt} found no other warehouse"
+            summary = f"{rejected}: no warehouse can ship them yet"
     elif reroute.fallback.value == "reroute":
         summary = f"{rejected}: retry budget of {reroute.retry_budget} re-route(s) spent"
     else:
         summary = f"{rejected}: policy '{reroute.exception_path}' says {reroute.fallback}"
 
     unplaced = LineAction.CANCEL if reroute.fallback.value == "cancel" and not reroute.may_reroute else LineAction.HOLD
+    if reroute.failure == "stock_changed":
+        unplaced = LineAction.BACKORDER  # a shortage, not a failure: the backorder waits for stock
     lines = []
     for line in order.lines:
         if line.line_id in kept:
@@ -423,14 +429,14 @@ def _reroute(
             kind=ExceptionKind.AUTO_ESCALATE if rule.ladder else ExceptionKind.HUMAN_QUEUE,
             fallback=str(rule.fallback),
             contacts=[step.contact for step in rule.ladder],
-            retry_budget=max(0, rule.retry_budget - reroute.reroutes_before - (1 if reroute.may_reroute else 0)),
+            retry_budget=max(0, rule.retry_budget - reroute.reroutes_before - (1 if reroute.spends_budget else 0)),
             ladder=[EscalationContact(contact=step.contact, within_minutes=step.within_minutes) for step in rule.ladder],
         )
     else:
         action = _action_of(lines, shipments)
         exception_path = _exception_path(policy, action)
         if exception_path.on == reroute.exception_path:  # the budget this re-route drew on shows what is left
-            used = reroute.reroutes_before + (1 if reroute.may_reroute else 0)
+            used = reroute.reroutes_before + (1 if reroute.spends_budget else 0)
             exception_path = exception_path.model_copy(update={"retry_budget": max(0, exception_path.retry_budget - used)})
     return _Outcome(
         action=action,

@@ -122,7 +122,7 @@ def _acknowledge_once(
     if errors:  # never expected: the engine builds valid exports; refuse loudly rather than store it
         raise RuntimeError(f"the re-route of {current.export_id} failed its schema: {errors}")
     inputs = DecisionInputs(order=order, stock=stock.restricted_to({line.sku for line in order.lines}), reroute=plan)
-    bookings = tenants.booking_updates(tenant_id, routing.booking_changes(current, export, policy))
+    bookings = tenants.consequences(current, export, policy)
     if exports.append(export, inputs, also=bookings, acknowledgement=ack) is Appended.TRIGGER_ALREADY_APPLIED:
         return AckResult(AckOutcome.ALREADY_RECORDED, f"{request.ack_id} was already recorded")
     metrics.add_metric(name="Rejections", unit=MetricUnit.Count, value=1)

@@ -55,7 +55,7 @@ def decide_order(settings: DecideSettings, message: OrderReceived, now: datetime
         return DecideResult(Decided.QUARANTINED, export.export_id)
 
     inputs = DecisionInputs(order=order, stock=stock.restricted_to({line.sku for line in order.lines}))
-    bookings = tenants.booking_updates(order.tenant_id, routing.booking_changes(previous, export, policy))
+    bookings = tenants.consequences(previous, export, policy)
     if exports.append(export, inputs, also=bookings) is Appended.TRIGGER_ALREADY_APPLIED:
         return DecideResult(Decided.ALREADY_APPLIED, export.export_id)
     metrics.add_metric(name="ExportsCreated", unit=MetricUnit.Count, value=1)

@@ -77,7 +77,7 @@ def override(settings: OverrideSettings, tenant_id: str, order_id: str, request:
     errors = export_schema_errors(export.model_dump(mode="json"))
     if errors:
         raise OverrideRefused(f"the override would produce an invalid export: {errors[0]}")
-    bookings = tenants.booking_updates(tenant_id, routing.booking_changes(current, export, policy))
+    bookings = tenants.consequences(current, export, policy)
     try:
         inputs = stored.inputs.model_copy(update={"reroute": None})  # what this decision read: no re-route
         if exports.append(export, inputs, also=bookings) is Appended.TRIGGER_ALREADY_APPLIED:

@@ -14,8 +14,14 @@ from typing import Any
 
 from meshline.dal import publication
 from meshline.dal.exports import QUARANTINE_PREFIX, VERSION_PREFIX, ExportStore
-from meshline.domain.events import ArchiveLocation, ExportPublished, ExportQuarantined
-from meshline.domain.exports import Export
+from meshline.domain.events import (
+    ArchiveLocation,
+    BackorderedLine,
+    CustomerNotificationRequested,
+    ExportPublished,
+    ExportQuarantined,
+)
+from meshline.domain.exports import Export, LineAction
 from meshline.domain.validation import export_schema_errors
 from meshline.flows.escalate import start_if_escalating
 from meshline.observability import MetricUnit, logger, metrics
@@ -55,12 +61,34 @@ def _publish_export(settings: PublishSettings, document: dict[str, Any], now: da
         export=export, archive=ArchiveLocation(bucket=settings.archive_bucket, key=key), warehouse_queues=queues
     )
     publication.put_event(settings.event_bus_name, "ExportPublished", detail.model_dump(mode="json"))
+    _announce_backorders(settings, export)
     # Started after the announcement: a redelivered record starts it again, which finds
     # the same execution (its name is the export's).
     start_if_escalating(settings.escalation_state_machine_arn, settings.escalation_seconds_per_minute, export)
     metrics.add_metric(name="ExportsPublished", unit=MetricUnit.Count, value=1)
     logger.info("export published", extra={"export_id": export.export_id, "warehouse_queues": queues, "archive_key": key})
     return Published.PUBLISHED
+
+
+def _announce_backorders(settings: PublishSettings, export: Export) -> None:
+    """Lines this version backorders that the previous one did not: queue them for the
+    people chasing stock, and ask for the customer to be told (once per line)."""
+    backordered = [line for line in export.lines if line.action is LineAction.BACKORDER]
+    if not backordered:
+        return
+    before = ExportStore(settings.exports_table).stored(export.tenant_id, export.order_id, export.version - 1) if export.version > 1 else None
+    already = {line.line_id for line in before.export.lines if line.action is LineAction.BACKORDER} if before else set()
+    new = [line for line in backordered if line.line_id not in already]
+    if not new:
+        return
+    publication.enqueue_backorder(settings.backorders_queue_url, export, [line.line_id for line in new])
+    detail = CustomerNotificationRequested(
+        tenant_id=export.tenant_id, order_id=export.order_id, export_id=export.export_id,
+        service_level=export.sla.service_level, promised_by=export.sla.promised_by,
+        lines=[BackorderedLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity) for line in new],
+    )
+    publication.put_event(settings.event_bus_name, "CustomerNotificationRequested", detail.model_dump(mode="json"))
+    metrics.add_metric(name="BackorderedLines", unit=MetricUnit.Count, value=len(new))
 
 
 def _announce_quarantine(settings: PublishSettings, new_image: dict[str, Any]) -> None:

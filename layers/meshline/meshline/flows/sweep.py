@@ -80,7 +80,7 @@ def _silence(
                             acknowledged=answers[-1].link if answers else None)
     decided = DecisionInputs(order=inputs.order, stock=stock.restricted_to({line.sku for line in inputs.order.lines}),
                              reroute=plan)
-    bookings = tenants.booking_updates(current.tenant_id, routing.booking_changes(current, export, policy))
+    bookings = tenants.consequences(current, export, policy)
     if exports.append(export, decided, also=bookings) is Appended.WRITTEN:
         metrics.add_metric(name="SilentWarehouses", unit=MetricUnit.Count, value=1)
         logger.warning("warehouse silent", extra={"export_id": current.export_id, "warehouse_id": silent,
