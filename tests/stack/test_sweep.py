@@ -61,3 +61,20 @@ def test_an_answer_in_time_stops_the_silence_clock_and_a_lapsing_ship_by_escalat
     events = stack.runtime.run_until(lambda: bus_events(stack), timeout=20, what="the escalation's first event")
     assert events[0]["detail-type"] == "EscalationOpened" and events[0]["detail"]["reason"] == "sla_breach"
     assert latest(stack, order_id)["version"] == 1  # escalating does not change the decision
+
+
+def test_backorders_are_reviewed_when_their_review_time_comes(stack):
+    with freeze_time("2026-11-25T14:31:00Z"):
+        order_id = place(stack, 6003, [("JERSEY-LTD", 3)], placed=PLACED)
+    first = latest(stack, order_id)
+    assert first["intended_action"] == "backorder" and first["valid_until"] == "2026-11-26T14:31:00Z"
+    stack.tenants.put_stock("acme", "JERSEY-LTD", {"east": 1, "west": 2})  # unchanged: still short
+    assert sweep_at(stack, "2026-11-26T14:32:00Z")["rerouted"] == []
+    assert latest(stack, order_id)["version"] == 1
+    stack.tenants.put_stock("acme", "JERSEY-LTD", {"east": 1, "west": 9})  # arrived, unannounced
+    assert sweep_at(stack, "2026-11-27T14:00:00Z")["rerouted"] == []  # the next review is 24 h after the last
+    report = sweep_at(stack, "2026-11-27T14:33:00Z")
+    shipped = latest(stack, order_id)
+    assert report["rerouted"] == [shipped["export_id"]]
+    assert (shipped["intended_action"], shipped["lines"][0]["warehouse_id"]) == ("route", "west")
+    assert shipped["explanation"]["summary"] == f"backordered line(s) {first['lines'][0]['line_id']} reviewed: 1 line(s) to west"

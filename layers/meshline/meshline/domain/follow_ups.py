@@ -6,11 +6,10 @@ From the current export and the answers to it:
   hold for a person, as the policy's `unacknowledged` path says);
 - `await_shipment`: answered, but not shipped; at the earliest unshipped `ship_by` the
   SLA is lapsing and the policy's `sla_breach` ladder is escalated;
+- `review`: backordered lines wait for stock; at `valid_until` they are decided again
+  (inventory events usually get there first);
 - nothing, when everything shipped, was cancelled, a person holds it, or a breach put it
   in the human queue (the sweep stops chasing what a person owns).
-
-Backordered lines are not on this agenda yet: re-deciding them when stock arrives is the
-next step (issue 4, item 7).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from meshline.domain.acknowledgements import AckKind, Acknowledgement
-from meshline.domain.exports import ExceptionKind, Export, IntendedAction, TriggerKind
+from meshline.domain.exports import ExceptionKind, Export, IntendedAction, LineAction, TriggerKind
 from meshline.domain.types import UtcDatetime
 
 ANSWERED = (AckKind.RECEIVED, AckKind.ACCEPTED, AckKind.PICKED, AckKind.SHIPPED)
@@ -30,6 +29,7 @@ ANSWERED = (AckKind.RECEIVED, AckKind.ACCEPTED, AckKind.PICKED, AckKind.SHIPPED)
 class FollowUpKind(StrEnum):
     AWAIT_ANSWER = "await_answer"
     AWAIT_SHIPMENT = "await_shipment"
+    REVIEW = "review"
 
 
 class FollowUp(BaseModel):
@@ -53,6 +53,8 @@ def next_follow_up(export: Export, answers: list[Acknowledgement]) -> FollowUp |
     unshipped = [s for s in export.shipments if any(line_id not in shipped for line_id in s.line_ids)]
     if unshipped:
         return FollowUp(kind=FollowUpKind.AWAIT_SHIPMENT, due_at=min(s.ship_by for s in unshipped))
+    if any(line.action is LineAction.BACKORDER for line in export.lines):
+        return FollowUp(kind=FollowUpKind.REVIEW, due_at=export.valid_until)
     return None
 
 

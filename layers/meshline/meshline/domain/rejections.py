@@ -25,7 +25,7 @@ class Reroute(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    rejected_by: WarehouseId
+    rejected_by: WarehouseId | None = Field(description="The warehouse that failed, or whose stock changed; None for a review.")
     failure: Literal["rejected", "silent", "cancel_refused", "stock_changed"] = "rejected"
     reason_code: str
     line_ids: list[str] = Field(min_length=1, description="The rejected lines: the only ones decided again.")
@@ -78,7 +78,7 @@ def plan_after_cancel_refusal(ack: Acknowledgement, policy: TenantPolicy, earlie
 
 
 def plan_reroute(
-    warehouse_id: str, reason: str, line_ids: list[str], policy: TenantPolicy, earlier: Reroute | None,
+    warehouse_id: str | None, reason: str, line_ids: list[str], policy: TenantPolicy, earlier: Reroute | None,
     paths: tuple[str, ...],
     failure: Literal["rejected", "silent", "cancel_refused", "stock_changed"] = "rejected",
 ) -> Reroute:
@@ -106,8 +106,11 @@ def plan_reroute(
     )
 
 
-def plan_after_stock_change(warehouse_id: str, line_ids: list[str], policy: TenantPolicy, earlier: Reroute | None) -> Reroute:
+def plan_after_stock_change(
+    warehouse_id: str | None, line_ids: list[str], policy: TenantPolicy, earlier: Reroute | None, review: bool = False
+) -> Reroute:
     """Lines whose warehouse no longer holds enough, or backordered lines whose SKU arrived,
     are decided again on the new stock; earlier rejections still rule warehouses out, and
     what still cannot ship stays backordered."""
-    return plan_reroute(warehouse_id, "stock_changed", line_ids, policy, earlier, ("dispatch",), failure="stock_changed")
+    plan = plan_reroute(warehouse_id, "stock_changed", line_ids, policy, earlier, ("dispatch",), failure="stock_changed")
+    return plan.model_copy(update={"reason_code": "review"}) if review else plan

@@ -381,6 +381,8 @@ def _reroute(
     rejected = f"warehouse {reroute.rejected_by} {verb} line(s) {', '.join(reroute.line_ids)} ({reroute.reason_code})"
     if reroute.failure == "stock_changed":
         rejected = f"stock changed at warehouse {reroute.rejected_by}: line(s) {', '.join(reroute.line_ids)} decided again"
+        if reroute.reason_code == "review":
+            rejected = f"backordered line(s) {', '.join(reroute.line_ids)} reviewed"
 
     warehouse_of: dict[str, str] = {}
     explanation = Explanation(summary="")

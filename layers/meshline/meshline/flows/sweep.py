@@ -5,14 +5,16 @@ items) are looked at again, from the stored chain, not from the index:
 - a warehouse that has not answered by `acknowledge_by` is treated as having rejected
   its lines, under the policy's `unacknowledged` path: re-route within the retry budget,
   else hold them for a person (which escalates);
-- an answered export not shipped by its `ship_by` escalates along the `sla_breach` ladder.
+- an answered export not shipped by its `ship_by` escalates along the `sla_breach` ladder;
+- backordered lines past `valid_until` are decided again on today's stock; if they still
+  cannot ship, the next review is the policy's `review_every_hours` later.
 What changed meanwhile (an answer, a newer version) wins: the sweep re-reads and moves on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from meshline.dal import escalations as escalation_runs
 from meshline.dal.exports import AckSequenceTaken, Appended, ExportStore, StoredExport, VersionTaken
@@ -22,9 +24,10 @@ from meshline.domain.acknowledgements import Acknowledgement
 from meshline.domain.escalations import lapsing_escalation_for
 from meshline.domain.exports import LineAction, Trigger, TriggerKind
 from meshline.domain.follow_ups import FollowUp, FollowUpKind, is_due, next_follow_up
-from meshline.domain.rejections import plan_after_silence
+from meshline.domain.rejections import plan_after_silence, plan_after_stock_change
 from meshline.domain.replay import DecisionInputs
 from meshline.observability import MetricUnit, logger, metrics
+from meshline.domain.types import format_utc
 from meshline.settings import SweepSettings
 
 
@@ -53,6 +56,10 @@ def sweep(settings: SweepSettings, now: datetime) -> SweepReport:
                 report.skipped += 1
             elif follow_up.kind is FollowUpKind.AWAIT_ANSWER:
                 report.rerouted.append(_silence(exports, tenants, stored, answers, follow_up, now))
+            elif follow_up.kind is FollowUpKind.REVIEW:
+                reviewed = _review(exports, tenants, stored, answers, now)
+                if reviewed:
+                    report.rerouted.append(reviewed)
             else:
                 escalated = _lapsing(settings, exports, tenants, stored)
                 if escalated:
@@ -85,6 +92,28 @@ def _silence(
         metrics.add_metric(name="SilentWarehouses", unit=MetricUnit.Count, value=1)
         logger.warning("warehouse silent", extra={"export_id": current.export_id, "warehouse_id": silent,
                                                   "new_export_id": export.export_id, "summary": export.explanation.summary})
+    return export.export_id
+
+
+def _review(
+    exports: ExportStore, tenants: TenantStore, stored: StoredExport, answers: list[Acknowledgement], now: datetime
+) -> str | None:
+    current, inputs = stored.export, stored.inputs
+    assert inputs is not None
+    waiting = [line.line_id for line in current.lines if line.action is LineAction.BACKORDER]
+    policy, stock = tenants.load(current.tenant_id, inputs.order)
+    plan = plan_after_stock_change(None, waiting, policy, inputs.reroute, review=True)
+    trigger = Trigger(kind=TriggerKind.SLA_LAPSING, trigger_id=f"review:{current.export_id}:{format_utc(now)}",
+                      source="schedule:sweep", received_at=now)
+    export = routing.decide(inputs.order, policy, stock, trigger, current, now, reroute=plan,
+                            acknowledged=answers[-1].link if answers else None)
+    if (export.lines, export.shipments) == (current.lines, current.shipments):
+        next_review = now + timedelta(hours=policy.backorder.review_every_hours)
+        exports.put_head(current, FollowUp(kind=FollowUpKind.REVIEW, due_at=next_review))
+        return None
+    decided = DecisionInputs(order=inputs.order, stock=stock.restricted_to({line.sku for line in inputs.order.lines}),
+                             reroute=plan)
+    exports.append(export, decided, also=tenants.consequences(current, export, policy))
     return export.export_id
 
 
