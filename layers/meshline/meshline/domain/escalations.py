@@ -103,16 +103,7 @@ def escalation_for(export: Export, seconds_per_minute: float = 60.0) -> Escalati
     # A breach record is in the human queue already: its ladder is spent, it does not climb again.
     if export.intended_action is not IntendedAction.HOLD_FOR_REVIEW or path.kind is not ExceptionKind.AUTO_ESCALATE:
         return None
-    return EscalationStart(
-        escalation_id=export.export_id,
-        tenant_id=export.tenant_id,
-        order_id=export.order_id,
-        export_version=export.version,
-        reason=path.on,
-        owner=export.owning_party,
-        ladder=[Rung(contact=step.contact, timeout_seconds=max(1, math.ceil(step.within_minutes * seconds_per_minute)))
-                for step in path.ladder],
-    )
+    return _escalation(export, path.on, [(step.contact, step.within_minutes) for step in path.ladder], seconds_per_minute)
 
 
 def lapsing_escalation_for(export: Export, policy: TenantPolicy, seconds_per_minute: float = 60.0) -> EscalationStart | None:
@@ -121,15 +112,19 @@ def lapsing_escalation_for(export: Export, policy: TenantPolicy, seconds_per_min
     rule = policy.exception_rule("sla_breach")
     if not rule.ladder:
         return None
+    return _escalation(export, "sla_breach", [(step.contact, step.within_minutes) for step in rule.ladder], seconds_per_minute)
+
+
+def _escalation(export: Export, reason: str, ladder: list[tuple[str, int]], seconds_per_minute: float) -> EscalationStart:
     return EscalationStart(
         escalation_id=export.export_id,
         tenant_id=export.tenant_id,
         order_id=export.order_id,
         export_version=export.version,
-        reason="sla_breach",
+        reason=reason,
         owner=export.owning_party,
-        ladder=[Rung(contact=step.contact, timeout_seconds=max(1, math.ceil(step.within_minutes * seconds_per_minute)))
-                for step in rule.ladder],
+        ladder=[Rung(contact=contact, timeout_seconds=max(1, math.ceil(minutes * seconds_per_minute)))
+                for contact, minutes in ladder],
     )
 
 
