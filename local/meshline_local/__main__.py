@@ -74,10 +74,12 @@ def show_exports(runtime: LocalRuntime, order_ids: list[str], warehouse_queues: 
     for url in warehouse_queues:
         for message in _queue_messages(url):
             delivered.setdefault(message["MessageAttributes"]["export_id"]["StringValue"], []).append(url.rsplit("/", 1)[1])
-    announced = {}
+    announced: dict[str, list[str]] = {}
     for message in _queue_messages(tap_url):
         event = json.loads(message["Body"])
-        announced[event["detail"]["export"]["export_id"]] = event["detail-type"]
+        detail = event["detail"]
+        export_id = detail["export"]["export_id"] if "export" in detail else detail.get("export_id") or detail.get("escalation_id")
+        announced.setdefault(export_id, []).append(event["detail-type"])
     archived = {obj["Key"] for obj in client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])}
 
     print("\nExports")
@@ -108,7 +110,7 @@ def show_exports(runtime: LocalRuntime, order_ids: list[str], warehouse_queues: 
                            else f"eliminated by {candidate['eliminated_by']}")
                 print(f"               - {candidate['warehouse_id']}: {verdict}: {candidate['detail']}")
             print(f"  warehouse    {', '.join(delivered.get(document['export_id'], [])) or 'none (nothing to ship)'}")
-            print(f"  event bus    {announced.get(document['export_id'], 'not announced')}")
+            print(f"  event bus    {', '.join(announced.get(document['export_id'], ['not announced']))}")
             print(f"  archive      s3://{bucket}/{key}" + ("" if key in archived else "  (MISSING)"))
             for answer in answers:
                 if answer["export_version"] == document["version"]:
