@@ -42,6 +42,7 @@ class AcknowledgeSettings(_Environment):
 
 class PublishSettings(_Environment):
     exports_table: str = Field(alias="EXPORTS_TABLE")
+    tenants_table: str = Field(alias="TENANTS_TABLE")
     archive_bucket: str = Field(alias="ARCHIVE_BUCKET")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
     escalation_state_machine_arn: str = Field(alias="ESCALATION_STATE_MACHINE_ARN")

@@ -134,26 +134,31 @@ class TenantStore:
         return items
 
     def consequences(self, previous: Export | None, export: Export, policy: TenantPolicy) -> list[dict]:
-        """What a new version changes here, for its transaction: dispatch counts and watches."""
-        return [
-            *self.booking_updates(export.tenant_id, booking_changes(previous, export, policy)),
-            *self.watch_updates(export),
-        ]
+        """What a new version changes here, for its own transaction: the dispatch counts."""
+        return self.booking_updates(export.tenant_id, booking_changes(previous, export, policy))
 
-    def watch_updates(self, export: Export) -> list[dict]:
-        expires = int((export.created_at + WATCH_LIFETIME).timestamp())
+    def watch(self, export: Export) -> None:
+        """Note the order under each SKU it ships or backorders (publication does this, after
+        the write and retried until it succeeds, so a 250-SKU order does not blow the
+        version's transaction past DynamoDB's 100 items)."""
+        expires = str(int((export.created_at + WATCH_LIFETIME).timestamp()))
         skus = sorted({line.sku for line in export.lines if line.action in (LineAction.SHIP, LineAction.BACKORDER)})
-        return [
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": {"pk": {"S": tenant_key(export.tenant_id)}, "sk": {"S": f"WATCH#{sku}#{export.order_id}"}},
-                    "UpdateExpression": "SET watched_version = :version, expires_at = :expires",
-                    "ExpressionAttributeValues": {":version": {"N": str(export.version)}, ":expires": {"N": str(expires)}},
-                }
-            }
+        puts = [
+            {"PutRequest": {"Item": {
+                "pk": {"S": tenant_key(export.tenant_id)}, "sk": {"S": f"WATCH#{sku}#{export.order_id}"},
+                "watched_version": {"N": str(export.version)}, "expires_at": {"N": expires},
+            }}}
             for sku in skus
         ]
+        for start in range(0, len(puts), 25):  # BatchWriteItem's limit
+            pending = {self.table: puts[start:start + 25]}
+            for attempt in range(8):
+                pending = client("dynamodb").batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(1.0, 0.05 * 2**attempt))
+            if pending:
+                raise RuntimeError(f"{export.export_id}: watches not written after retries; publication will retry")
 
     def watchers(self, tenant_id: str, sku: str) -> list[str]:
         """Orders that shipped or backordered `sku` in some version (stale ones included)."""

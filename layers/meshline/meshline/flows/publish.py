@@ -14,6 +14,7 @@ from typing import Any
 
 from meshline.dal import publication
 from meshline.dal.exports import QUARANTINE_PREFIX, VERSION_PREFIX, ExportStore
+from meshline.dal.tenants import TenantStore
 from meshline.domain.events import (
     ArchiveLocation,
     BackorderedLine,
@@ -61,6 +62,7 @@ def _publish_export(settings: PublishSettings, document: dict[str, Any], now: da
         export=export, archive=ArchiveLocation(bucket=settings.archive_bucket, key=key), warehouse_queues=queues
     )
     publication.put_event(settings.event_bus_name, "ExportPublished", detail.model_dump(mode="json"))
+    TenantStore(settings.tenants_table).watch(export)
     _announce_backorders(settings, export)
     # Started after the announcement: a redelivered record starts it again, which finds
     # the same execution (its name is the export's).
