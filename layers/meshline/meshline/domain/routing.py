@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
+from functools import cached_property
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -75,7 +76,7 @@ from meshline.domain.rejections import Reroute
 from meshline.domain.types import format_utc
 from meshline.domain.sla import makes_todays_cutoff, ship_by_for, ship_day
 
-ENGINE_VERSION = "2026.11-3"
+ENGINE_VERSION = "2026.11-4"
 """Changes whenever a rule of this module changes meaning; replay reports a mismatch in it."""
 
 DECIDER = "system:meshline-decide"
@@ -174,17 +175,18 @@ def inputs_hash(
 ) -> str:
     """sha256 over every input, in a fixed order with sorted keys.
 
-    The stock matrix is serialized with pydantic-core's JSON encoder rather than
-    json.dumps(sort_keys=True): this hash is only ever recomputed by Meshline itself
-    (replay), and at 50 SKUs x 50 warehouses json.dumps alone would take most of a
-    decision's time budget. Every dict in it is built in sorted order."""
-    # Stock as a matrix over the policy's warehouses in id order: a canonical form of what
-    # the decision can read (a missing level and 0 are the same to it), with no sorting per row.
+    Serialized with pydantic-core's JSON encoder rather than json.dumps(sort_keys=True):
+    this hash is only ever recomputed by Meshline itself (replay), and at 50 SKUs x 50
+    warehouses json.dumps alone would take most of a decision's time budget. Every dict in
+    it is built in sorted order; the order, whose models hold no dicts, serializes in its
+    fields' declared order."""
+    # Stock as each SKU's non-zero (warehouse, units) pairs sorted by warehouse: the levels
+    # read, in a canonical form (a missing level and 0 are the same to the decision).
     warehouse_ids = policy.warehouse_ids_sorted
     levels = {}
     for sku in sorted({line.sku for line in order.lines}):
-        row = stock.levels.get(sku) or {}
-        levels[sku] = [row.get(wid, 0) for wid in warehouse_ids]
+        row = stock.levels.get(sku)
+        levels[sku] = sorted([(wid, units) for wid, units in row.items() if units]) if row else []
     dispatches = {
         wid: {day.isoformat(): booked for day, booked in sorted(stock.dispatches[wid].items())}
         for wid in warehouse_ids
@@ -198,10 +200,10 @@ def inputs_hash(
         "acknowledged": acknowledged.model_dump(mode="json") if acknowledged else None,
         "reroute": canonical_json(reroute.model_dump(mode="json")) if reroute else None,
         "override": canonical_json(override.model_dump(mode="json")) if override else None,
-        # Models with dict fields (a trigger's delivery_ids) keep whatever key order they were
-        # parsed with, so these two go through the sorted-key canonical form.
+        # A trigger's delivery_ids (a dict) keep whatever key order they were parsed with,
+        # so the trigger goes through the sorted-key canonical form.
         "trigger": canonical_json(trigger.model_dump(mode="json")),
-        "order": canonical_json(order.model_dump(mode="json")),
+        "order": order.model_dump_json(),
         "warehouses": warehouse_ids,
         "stock": {"levels": levels, "dispatches": dispatches},
     }
@@ -264,7 +266,28 @@ class _Trial:
     rule: RoutingRule
     allocation: list[tuple[Warehouse, list[Group]]]
     unallocated: list[Group]
-    candidates: list[CandidateExplanation]
+    # What the explanation is built from; only the chosen trial's is ever built, so a rule
+    # tried and passed over costs no explanation.
+    warehouses: list[Warehouse]
+    groups: list[Group]
+    eliminated: dict[str, tuple[str, str]]
+    survivors: list[tuple[tuple, Warehouse, dict[str, int], dict[str, int]]]
+
+    @cached_property
+    def candidates(self) -> list[CandidateExplanation]:
+        given = {warehouse.warehouse_id: taken for warehouse, taken in self.allocation}
+        built: dict[str, CandidateExplanation] = {
+            wid: CandidateExplanation(warehouse_id=wid, kept=False, eliminated_by=filter_kind, detail=detail)
+            for wid, (filter_kind, detail) in self.eliminated.items()
+        }
+        for rank, (_, warehouse, usable, score) in enumerate(self.survivors, start=1):
+            wid = warehouse.warehouse_id
+            allocated = [line.line_id for group in given.get(wid, ()) for line in group.lines]
+            built[wid] = CandidateExplanation(
+                warehouse_id=wid, kept=True, rank=rank, score=score, allocated_lines=allocated,
+                detail=_candidate_detail(allocated, usable, self.groups),
+            )
+        return [built[warehouse.warehouse_id] for warehouse in self.warehouses]
 
     @property
     def shipped_units(self) -> int:
@@ -566,13 +589,15 @@ def _usable_stock(
         if not row:
             continue
         reserve = safety.reserve(sku) if safety else 0
-        held_by = holdings[sku] = []
-        for wid, units in row.items():
-            if units > reserve:
-                held = usable.get(wid)
-                if held is not None and (not needs_tags or needs_tags <= tags_of[wid]):
-                    held[sku] = units - reserve
-                    held_by.append((wid, units - reserve))
+        # The common case (no reserve, no tags) as one comprehension: this is a hot loop.
+        held_by = holdings[sku] = (
+            [(wid, units - reserve) for wid, units in row.items() if units > reserve and wid in usable]
+            if not needs_tags
+            else [(wid, units - reserve) for wid, units in row.items()
+                  if units > reserve and wid in usable and needs_tags <= tags_of[wid]]
+        )
+        for wid, units in held_by:
+            usable[wid][sku] = units
     return usable, holdings, all_needed
 
 
@@ -591,21 +616,19 @@ def _try_rule(
     terms = policy.terms(order.service_level)
     context = _ScoreContext(order, now)
 
-    eliminated: dict[str, CandidateExplanation] = {}
+    eliminated: dict[str, tuple[str, str]] = {}
     survivors: list[tuple[tuple, Warehouse, dict[str, int], dict[str, int]]] = []
     for position, warehouse in enumerate(policy.warehouses):
         wid = warehouse.warehouse_id
         usable = usable_by_warehouse[wid]
         if wid in excluded:
-            eliminated[wid] = CandidateExplanation(
-                warehouse_id=wid, kept=False, eliminated_by="rejected", detail="rejected these lines of the order before"
-            )
+            eliminated[wid] = ("rejected", "rejected these lines of the order before")
             continue
         reason = _eliminating_filter(rule, warehouse, order, usable, stock, terms)
         if reason is None and not usable and all_needed and not all_needed <= set(warehouse.tags):
             reason = ("sku_requirements", f"lacks {', '.join(sorted(all_needed - set(warehouse.tags)))} needed by the order's SKUs")
         if reason is not None:
-            eliminated[wid] = CandidateExplanation(warehouse_id=wid, kept=False, eliminated_by=reason[0], detail=reason[1])
+            eliminated[wid] = reason
             continue
         score = _score(rule, warehouse, usable, context)
         survivors.append((_sort_key(rule, score, position), warehouse, usable, score))
@@ -613,25 +636,8 @@ def _try_rule(
     survivors.sort(key=lambda survivor: survivor[0])
     ranked = [(warehouse, usable) for _, warehouse, usable, _ in survivors]
     allocation, unallocated = _allocate(policy, ranked, groups, partial, holdings)
-    given = {warehouse.warehouse_id: taken for warehouse, taken in allocation}
-    kept: dict[str, CandidateExplanation] = {}
-    for rank, (_, warehouse, usable, score) in enumerate(survivors, start=1):
-        wid = warehouse.warehouse_id
-        allocated = [line.line_id for group in given.get(wid, ()) for line in group.lines]
-        kept[wid] = CandidateExplanation(
-            warehouse_id=wid,
-            kept=True,
-            rank=rank,
-            score=score,
-            allocated_lines=allocated,
-            detail=_candidate_detail(allocated, usable, groups),
-        )
-    return _Trial(
-        rule=rule,
-        allocation=allocation,
-        unallocated=unallocated,
-        candidates=[kept.get(w.warehouse_id) or eliminated[w.warehouse_id] for w in policy.warehouses],
-    )
+    return _Trial(rule=rule, allocation=allocation, unallocated=unallocated, warehouses=policy.warehouses,
+                  groups=groups, eliminated=eliminated, survivors=survivors)
 
 
 def _eliminating_filter(
@@ -729,7 +735,9 @@ def _candidate_detail(allocated: list[str], usable: dict[str, int], groups: list
         return f"ships line(s) {', '.join(allocated)}"
     short: list[OrderLine] = []
     for group in groups:
-        if not _fits(group, usable):
+        needs = group.needs
+        fits = usable.get(needs[0][0], 0) >= needs[0][1] if len(needs) == 1 else _fits(group, usable)
+        if not fits:
             short.extend(group.lines)
             if len(short) > SHORT_LINES_SHOWN:
                 break
@@ -814,7 +822,8 @@ def _allocate_by_coverage(
         if len(group.needs) == 1:
             # Walk only the warehouses that hold the SKU (usually a minority), not all of them.
             sku, needed = group.needs[0]
-            ranks = sorted(rank_of[wid] for wid, held in holdings.get(sku, ()) if held >= needed and wid in rank_of)
+            ranks = [rank_of[wid] for wid, held in holdings.get(sku, ()) if held >= needed and wid in rank_of]
+            ranks.sort()
         else:
             ranks = [rank for rank, (_, usable) in enumerate(ranked) if _fits(group, usable)]
         holders[index] = ranks
