@@ -1,13 +1,13 @@
-"""python3 dev.py bench [decision] [--quick]"""
+"""python3 dev.py bench [decision] [cold_start] [--quick]"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from bench import decision
+from bench import cold_start, decision
 
-BENCHMARKS = {"decision": decision.main}
+BENCHMARKS = {"decision": decision.main, "cold_start": cold_start.main}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """The benchmarks stay runnable: a quick run prints every cell and both verdicts.
 (Timing is judged by reading the benchmark's output, never asserted in a test.)"""
 
-from bench import decision
+from bench import cold_start, decision
 
 
 def test_the_decision_benchmark_runs_every_cell_against_its_baseline(capsys, monkeypatch):
@@ -13,3 +13,10 @@ def test_the_decision_benchmark_runs_every_cell_against_its_baseline(capsys, mon
     assert [tuple(map(int, row.split()[:2])) for row in rows] == [(1, 5), (1, 20), (10, 5), (10, 20)]
     assert "x first-fit" in output and "p99 at 10 lines x 20 warehouses" in output
     assert "no worse than linear" in output
+
+
+def test_the_cold_start_benchmark_imports_a_handler_beside_the_bare_baseline(capsys):
+    assert cold_start.main(quick=True, only=("DecideFunction",)) == 0
+    output = capsys.readouterr().out
+    assert "(bare boto3 handler)" in output and "DecideFunction" in output
+    assert "x the bare boto3 handler (goal <= 1.3x" in output
