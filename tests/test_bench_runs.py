@@ -20,3 +20,17 @@ def test_the_cold_start_benchmark_imports_a_handler_beside_the_bare_baseline(cap
     output = capsys.readouterr().out
     assert "(bare boto3 handler)" in output and "DecideFunction" in output
     assert "x the bare boto3 handler (goal <= 1.3x" in output
+
+
+def test_the_aws_calls_benchmark_counts_each_path_by_function_and_operation(capsys, monkeypatch):
+    from bench import aws_calls
+
+    original = aws_calls.run
+    monkeypatch.setattr(aws_calls, "run", lambda orders: original(2))
+    assert aws_calls.main(quick=True) == 0
+    output = capsys.readouterr().out
+    for path in ("happy", "reroute", "override"):
+        assert f"{path}: " in output
+    assert "DecideFunction               dynamodb:TransactWriteItems" in output
+    assert "PublishFunction              sqs:SendMessage" in output
+    assert "happy path:" in output and "(goal <= 4:" in output
