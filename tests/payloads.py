@@ -3,11 +3,14 @@
 from meshline_local.samples import (  # noqa: F401 - re-exported for the tests
     DEMO_SECRET,
     DEMO_TENANT,
+    DEMO_WOO_SECRET,
     cancelled_body,
     routable_body,
     sample_body,
     shopify_headers,
     shopify_webhook_event,
+    woocommerce_body,
+    woocommerce_headers,
 )
 
 SAMPLE_BODY = sample_body()

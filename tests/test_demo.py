@@ -13,6 +13,8 @@ def test_the_demo_runs_end_to_end_and_shows_a_rejection_and_reroute():
     out = done.stdout
     assert "202  #1001: 2 tees: accepted" in out
     assert "401  a forged webhook" in out
+    assert "202  the real WooCommerce sample (order.created, #727): accepted" in out
+    assert "acme:woocommerce-727:v1  [route]  chain verified" in out
     assert "→ acme:shopify-1001:v2: warehouse east rejected line(s) 100101 (out_of_stock): re-route 1 of 2, 1 line(s) to west" in out
     assert "API 409        east answers the superseded acme:shopify-1001:v1" in out
     assert "chain BROKEN" not in out and "(MISSING)" not in out

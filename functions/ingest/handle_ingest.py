@@ -1,4 +1,4 @@
-"""API Gateway -> ingest: POST /webhooks/shopify/{tenant_id}.
+"""API Gateway -> ingest: POST /webhooks/{platform}/{tenant_id}, platform shopify or woocommerce.
 
 Answers 202 once the order is safely on the inbox queue; routing happens asynchronously.
 """
@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
 from meshline.clock import utc_now
-from meshline.flows.ingest import IngestRefused, Outcome, ingest_shopify_order
+from meshline.flows.ingest import SOURCES, IngestRefused, Outcome, ingest_order
 from meshline.observability import logger, metrics, tracer
 from meshline.settings import ingest_settings
 
@@ -31,15 +31,18 @@ def _refused(error: IngestRefused) -> Response:
 _REASONS = {400: "bad_request", 401: "unauthorized", 404: "not_found", 409: "conflict", 413: "payload_too_large"}
 
 
-@app.post("/webhooks/shopify/<tenant_id>")
+@app.post("/webhooks/<platform>/<tenant_id>")
 @tracer.capture_method
-def receive_shopify_webhook(tenant_id: str) -> Response:
+def receive_webhook(platform: str, tenant_id: str) -> Response:
+    source = SOURCES.get(platform)
+    if source is None:
+        raise IngestRefused(404, f"no webhook source '{platform}'; known: {sorted(SOURCES)}")
     event = app.current_event
     raw = event.body or ""
-    # The signature covers the exact bytes Shopify sent, so decode, never re-serialize.
+    # The signature covers the exact bytes the platform sent, so decode, never re-serialize.
     body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
     headers = {name.lower(): value for name, value in (event.headers or {}).items()}
-    result = ingest_shopify_order(ingest_settings(), tenant_id, headers, body, utc_now())
+    result = ingest_order(ingest_settings(), source, tenant_id, headers, body, utc_now())
     accepted = result.outcome is Outcome.ACCEPTED
     return Response(
         status_code=202 if accepted else 200,

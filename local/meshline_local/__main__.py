@@ -25,7 +25,15 @@ from meshline.dal.aws import client
 from meshline.dal.exports import ExportStore
 from meshline.domain.audit import verify_chain
 from meshline_local.runtime import LocalRuntime, print_line
-from meshline_local.samples import DEMO_SECRET, DEMO_TENANT, routable_body, sample_body, shopify_headers
+from meshline_local.samples import (
+    DEMO_SECRET,
+    DEMO_TENANT,
+    routable_body,
+    sample_body,
+    shopify_headers,
+    woocommerce_body,
+    woocommerce_headers,
+)
 from meshline_local.seed import add_bus_tap, seed_tenant
 from meshline_local.stack import DEFAULT_STATE_DIR, MotoServer, free_port, start_runtime
 
@@ -175,6 +183,12 @@ def run_demo(args: argparse.Namespace) -> int:
             print(f"  {status}  {label}: {detail}")
             if status == 202:
                 accepted.append(answer["order_id"])
+        woo_body = woocommerce_body()
+        status, answer = post(base.replace("/webhooks/shopify/", "/webhooks/woocommerce/"), woo_body,
+                              woocommerce_headers(woo_body, delivery_id="wc-delivery-727"))
+        print(f"  {status}  the real WooCommerce sample (order.created, #727): {answer.get('status') or answer.get('message', '')}")
+        if status == 202:
+            accepted.append(answer["order_id"])
         started = time.perf_counter()
         runtime.settle()
         print(f"\n» decide and publish ran for every accepted order in {time.perf_counter() - started:.2f} s")

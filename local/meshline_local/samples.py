@@ -13,14 +13,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from meshline.platforms import shopify
+from meshline.platforms import shopify, signing
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOPIFY_SAMPLE = ROOT / "tests" / "fixtures" / "shopify" / "orders-create.json"
+FIXTURES = ROOT / "tests" / "fixtures"
+SHOPIFY_SAMPLE = FIXTURES / "shopify" / "orders-create.json"
 DEMO_TENANT = "acme"
 DEMO_SHOP_DOMAIN = "acme-outfitters.myshopify.com"
 # Not a secret: it signs the demo's webhooks on a laptop and in tests only.
 DEMO_SECRET = "meshline-demo-shopify-secret"
+DEMO_WOO_SECRET = "meshline-demo-woocommerce-secret"
 
 
 @cache
@@ -107,6 +109,27 @@ def sample_orders(count: int, first_id: int = 5001, seed: int = 7) -> list[bytes
             )
         )
     return bodies
+
+
+def woocommerce_body() -> bytes:
+    """The real WooCommerce sample order (tests/fixtures/woocommerce/order-created.json), compact,
+    as WooCommerce delivers it."""
+    return json.dumps(json.loads((FIXTURES / "woocommerce" / "order-created.json").read_text()), separators=(",", ":")).encode()
+
+
+def woocommerce_headers(body: bytes, secret: str = DEMO_WOO_SECRET, delivery_id: str = "d-1",
+                        topic: str = "order.created") -> dict[str, str]:
+    """The headers WooCommerce sends with a webhook, signed with `secret`."""
+    return {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Source": "https://shop.acme-outfitters.example/",
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Resource": "order",
+        "X-WC-Webhook-Event": topic.split(".")[1],
+        "X-WC-Webhook-Signature": signing.sign(body, secret),
+        "X-WC-Webhook-ID": "7",
+        "X-WC-Webhook-Delivery-ID": delivery_id,
+    }
 
 
 def shopify_headers(

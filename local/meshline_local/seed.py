@@ -15,7 +15,7 @@ from meshline.dal.tenants import TenantStore
 from meshline.domain.orders import Address, GeoPoint
 from meshline.domain.policy import BusinessCalendar, TenantPolicy, Warehouse
 from meshline_local.runtime import LocalRuntime
-from meshline_local.samples import DEMO_SECRET, DEMO_TENANT
+from meshline_local.samples import DEMO_SECRET, DEMO_TENANT, DEMO_WOO_SECRET
 
 US_HOLIDAYS_2026 = [date(2026, 11, 26), date(2026, 12, 25), date(2027, 1, 1)]
 
@@ -64,6 +64,9 @@ DEMO_STOCK = {
     "TEE-BLK-M": {"east": 40, "west": 25},
     "MUG-CLASSIC": {"east": 3, "west": 30},
     "JERSEY-LTD": {"east": 1, "west": 2},
+    # The real WooCommerce sample order's two lines (its first has no SKU: product 93 stands in).
+    "product-93": {"east": 10, "west": 4},
+    "Bar3": {"east": 6},
 }
 
 
@@ -94,6 +97,10 @@ def seed_tenant(runtime: LocalRuntime, profile: TenantPolicy = DEMO_POLICY, stoc
     prefix = environment(runtime, "IngestFunction")["TENANT_PARAMETER_PREFIX"]
     client("ssm").put_parameter(
         Name=parameter_name(prefix, profile.tenant_id, "shopify"), Value=secret, Type="SecureString", Overwrite=True
+    )
+    client("ssm").put_parameter(
+        Name=parameter_name(prefix, profile.tenant_id, "woocommerce"), Value=DEMO_WOO_SECRET, Type="SecureString",
+        Overwrite=True,
     )
     stage = runtime.deployed.parameters["Stage"]
     seed_operators(stage)

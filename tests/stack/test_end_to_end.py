@@ -6,7 +6,7 @@ from freezegun import freeze_time
 
 from meshline.domain.audit import verify_chain
 from meshline.domain.validation import export_schema_errors
-from tests.payloads import SAMPLE_BODY, routable_body, shopify_headers
+from tests.payloads import SAMPLE_BODY, routable_body, shopify_headers, woocommerce_body, woocommerce_headers
 
 
 def test_the_real_shopify_sample_becomes_a_cancel_export_everywhere_but_on_a_warehouse_queue(stack):
@@ -155,3 +155,33 @@ def test_archived_exports_are_object_locked(stack):
     with pytest.raises(ClientError, match="AccessDenied"):
         s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
     assert s3.get_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])["Body"].read()
+
+
+def post_woocommerce(stack, body, headers):
+    status, _, payload = stack.runtime.handle_http("POST", "/local/webhooks/woocommerce/acme", headers, body)
+    return status, json.loads(payload or b"{}")
+
+
+def test_the_real_woocommerce_sample_travels_to_an_export_on_its_warehouse_queue(stack):
+    body = woocommerce_body()
+    status, answer = post_woocommerce(stack, body, woocommerce_headers(body, delivery_id="wc-d-727"))
+    assert (status, answer["status"], answer["order_id"]) == (202, "accepted", "woocommerce-727")
+    stack.runtime.settle()
+    [export] = stack.exports.history("acme", "woocommerce-727")
+    assert export["trigger"]["source"] == "woocommerce:order.created"
+    assert export["trigger"]["delivery_ids"] == {"delivery_id": "wc-d-727", "webhook_id": "7",
+                                                 "source": "https://shop.acme-outfitters.example/"}
+    assert [(line["line_id"], line["sku"], line["quantity"], line["warehouse_id"]) for line in export["lines"]] == [
+        ("315", "product-93", 2, "east"), ("316", "Bar3", 1, "east")
+    ]
+    [delivered] = stack.drain(stack.warehouse_queue("east"))
+    assert json.loads(delivered["Body"]) == export
+
+    again = post_woocommerce(stack, body, woocommerce_headers(body, delivery_id="wc-d-727"))
+    forged = post_woocommerce(stack, body, woocommerce_headers(body, secret="wrong", delivery_id="wc-d-x"))
+    update = post_woocommerce(stack, body, woocommerce_headers(body, delivery_id="wc-d-u", topic="order.updated"))
+    assert again[0] == 200 and again[1]["status"] == "duplicate"
+    assert forged == (401, {"error": "unauthorized", "message": "X-WC-Webhook-Signature does not match the body signed with this tenant's secret"})
+    assert update[0] == 200 and update[1]["status"] == "ignored"  # not a cancellation: nothing to decide
+    stack.runtime.settle()
+    assert len(stack.exports.history("acme", "woocommerce-727")) == 1

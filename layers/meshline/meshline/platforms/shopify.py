@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +10,14 @@ from pydantic import ValidationError
 
 from meshline.domain.errors import InvalidOrder
 from meshline.domain.orders import Address, GeoPoint, Order, OrderLine, OrderStatus, Platform, ServiceLevel
+from meshline.platforms.common import (  # noqa: F401 - parse_body is part of this adapter's API
+    invalid_order_from,
+    parse_body,
+    positive_quantity,
+    require,
+    service_level_named,
+)
+from meshline.platforms.signing import sign, signature_matches  # noqa: F401 - Shopify's scheme, re-exported
 
 HMAC_HEADER = "x-shopify-hmac-sha256"
 TOPIC_HEADER = "x-shopify-topic"
@@ -21,44 +25,6 @@ EVENT_ID_HEADER = "x-shopify-event-id"
 WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
 SHOP_DOMAIN_HEADER = "x-shopify-shop-domain"
 SUPPORTED_TOPICS = frozenset({"orders/create", "orders/cancelled"})
-
-_EXPRESS_WORDS = ("express", "priority", "2-day", "two day", "expedited")
-_OVERNIGHT_WORDS = ("overnight", "next day", "next-day", "1-day")
-
-
-def sign(body: bytes, secret: str) -> str:
-    """What Shopify puts in X-Shopify-Hmac-Sha256: base64(HMAC-SHA256(secret, raw body))."""
-    return base64.b64encode(hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()).decode("ascii")
-
-
-def signature_matches(body: bytes, signature: str | None, secrets: Iterable[str]) -> bool:
-    """Constant-time comparison against each currently valid secret (several during a rotation)."""
-    if not signature:
-        return False
-    presented = signature.strip().encode("ascii", errors="replace")
-    matched = False
-    for secret in secrets:
-        # No early exit: the time taken does not reveal which secret, if any, matched.
-        matched |= hmac.compare_digest(sign(body, secret).encode("ascii"), presented)
-    return matched
-
-
-def parse_body(body: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidOrder(f"body is not valid JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise InvalidOrder(f"body must be a JSON object, got {type(document).__name__}")
-    return document
-
-
-def _require(document: Mapping[str, Any], field: str, where: str = "") -> Any:
-    value = document.get(field)
-    if value is None or value == "":
-        raise InvalidOrder(f"{where}{field} is required")
-    return value
-
 
 def _timestamp(value: Any, field: str) -> datetime:
     if not isinstance(value, str):
@@ -73,16 +39,11 @@ def _timestamp(value: Any, field: str) -> datetime:
 
 
 def _service_level(document: Mapping[str, Any]) -> ServiceLevel:
-    titles = " ".join(
-        str(line.get("title") or line.get("code") or "").lower()
+    return service_level_named(
+        str(line.get("title") or line.get("code") or "")
         for line in document.get("shipping_lines") or []
         if isinstance(line, Mapping)
     )
-    if any(word in titles for word in _OVERNIGHT_WORDS):
-        return ServiceLevel.OVERNIGHT
-    if any(word in titles for word in _EXPRESS_WORDS):
-        return ServiceLevel.EXPRESS
-    return ServiceLevel.STANDARD
 
 
 def _address(value: Any) -> Address | None:
@@ -91,12 +52,12 @@ def _address(value: Any) -> Address | None:
     return Address(
         name=value.get("name") or None,
         company=value.get("company") or None,
-        line1=_require(value, "address1", "shipping_address."),
+        line1=require(value, "address1", "shipping_address."),
         line2=value.get("address2") or None,
-        city=_require(value, "city", "shipping_address."),
+        city=require(value, "city", "shipping_address."),
         region_code=value.get("province_code") or None,
         postal_code=value.get("zip") or None,
-        country_code=str(_require(value, "country_code", "shipping_address.")).upper(),
+        country_code=str(require(value, "country_code", "shipping_address.")).upper(),
         phone=value.get("phone") or None,
         location=_location(value),
     )
@@ -138,15 +99,13 @@ def _lines(document: Mapping[str, Any]) -> list[OrderLine]:
         where = f"line_items[{index}]."
         if not isinstance(item, Mapping):
             raise InvalidOrder(f"line_items[{index}] must be an object")
-        quantity = item.get("quantity")
-        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
-            raise InvalidOrder(f"{where}quantity must be a positive integer, got {quantity!r}")
+        quantity = positive_quantity(item, where)
         sku = item.get("sku") or (f"variant-{item['variant_id']}" if item.get("variant_id") else None)
         if not sku:
             raise InvalidOrder(f"{where}sku is required (or a variant_id to stand for it)")
         lines.append(
             OrderLine(
-                line_id=str(_require(item, "id", where)),
+                line_id=str(require(item, "id", where)),
                 sku=str(sku),
                 quantity=quantity,
                 title=str(item.get("title") or item.get("name") or ""),
@@ -159,7 +118,7 @@ def _lines(document: Mapping[str, Any]) -> list[OrderLine]:
 
 def normalize_order(document: Mapping[str, Any], tenant_id: str) -> Order:
     """A Shopify order resource (the `orders/create` webhook body) as a canonical order."""
-    platform_id = str(_require(document, "id"))
+    platform_id = str(require(document, "id"))
     cancelled_at = document.get("cancelled_at")
     try:
         return Order(
@@ -168,7 +127,7 @@ def normalize_order(document: Mapping[str, Any], tenant_id: str) -> Order:
             platform=Platform.SHOPIFY,
             platform_order_id=platform_id,
             order_name=document.get("name") or None,
-            placed_at=_timestamp(_require(document, "created_at"), "created_at"),
+            placed_at=_timestamp(require(document, "created_at"), "created_at"),
             status=OrderStatus.CANCELLED if cancelled_at else OrderStatus.OPEN,
             cancelled_at=_timestamp(cancelled_at, "cancelled_at") if cancelled_at else None,
             cancel_reason=document.get("cancel_reason") or None,
@@ -180,6 +139,4 @@ def normalize_order(document: Mapping[str, Any], tenant_id: str) -> Order:
             promotions=_promotions(document),
         )
     except ValidationError as error:
-        first = error.errors()[0]
-        location = ".".join(str(part) for part in first["loc"])
-        raise InvalidOrder(f"{location}: {first['msg']}") from None
+        raise invalid_order_from(error) from None

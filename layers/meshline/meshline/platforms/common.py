@@ -1,0 +1,56 @@
+"""What every platform adapter needs alike: reading the body, required fields, service
+levels from shipping method names, and errors that name the field."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from meshline.domain.errors import InvalidOrder
+from meshline.domain.orders import ServiceLevel
+
+EXPRESS_WORDS = ("express", "priority", "2-day", "two day", "expedited")
+OVERNIGHT_WORDS = ("overnight", "next day", "next-day", "1-day")
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidOrder(f"body is not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise InvalidOrder(f"body must be a JSON object, got {type(document).__name__}")
+    return document
+
+
+def require(document: Mapping[str, Any], field: str, where: str = "") -> Any:
+    value = document.get(field)
+    if value is None or value == "":
+        raise InvalidOrder(f"{where}{field} is required")
+    return value
+
+
+def service_level_named(method_names: Iterable[str]) -> ServiceLevel:
+    """The service level a shop's shipping method names imply ("Express", "Next day", ...)."""
+    titles = " ".join(name.lower() for name in method_names)
+    if any(word in titles for word in OVERNIGHT_WORDS):
+        return ServiceLevel.OVERNIGHT
+    if any(word in titles for word in EXPRESS_WORDS):
+        return ServiceLevel.EXPRESS
+    return ServiceLevel.STANDARD
+
+
+def positive_quantity(item: Mapping[str, Any], where: str) -> int:
+    quantity = item.get("quantity")
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
+        raise InvalidOrder(f"{where}quantity must be a positive integer, got {quantity!r}")
+    return quantity
+
+
+def invalid_order_from(error: ValidationError) -> InvalidOrder:
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"])
+    return InvalidOrder(f"{location}: {first['msg']}")
