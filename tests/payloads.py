@@ -5,6 +5,8 @@ from meshline_local.samples import (  # noqa: F401 - re-exported for the tests
     DEMO_TENANT,
     DEMO_WOO_SECRET,
     cancelled_body,
+    generic_body,
+    generic_headers,
     routable_body,
     sample_body,
     shopify_headers,

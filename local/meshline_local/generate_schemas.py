@@ -19,6 +19,7 @@ from meshline.domain.exports import Export
 from meshline.domain.orders import Order
 from meshline.domain.acknowledgements import AcknowledgementRequest
 from meshline.domain.inventory import StockSnapshot
+from meshline.platforms.generic import GenericOrder
 from meshline.domain.policy import PolicyDraft, TenantPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +34,7 @@ DOCUMENTS: dict[str, type[BaseModel]] = {
     "stock-snapshot.schema.json": StockSnapshot,
     "messages/order-received.schema.json": OrderReceived,
     "messages/acknowledgement.schema.json": AcknowledgementRequest,
+    "sources/generic-order.schema.json": GenericOrder,
 }
 
 

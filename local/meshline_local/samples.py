@@ -23,6 +23,7 @@ DEMO_SHOP_DOMAIN = "acme-outfitters.myshopify.com"
 # Not a secret: it signs the demo's webhooks on a laptop and in tests only.
 DEMO_SECRET = "meshline-demo-shopify-secret"
 DEMO_WOO_SECRET = "meshline-demo-woocommerce-secret"
+DEMO_GENERIC_SECRET = "meshline-demo-generic-secret"
 
 
 @cache
@@ -129,6 +130,29 @@ def woocommerce_headers(body: bytes, secret: str = DEMO_WOO_SECRET, delivery_id:
         "X-WC-Webhook-Signature": signing.sign(body, secret),
         "X-WC-Webhook-ID": "7",
         "X-WC-Webhook-Delivery-ID": delivery_id,
+    }
+
+
+def generic_body(order_id: str = "A-1042", lines: list[tuple[str, int]] = (("TEE-BLK-M", 1),), **fields: Any) -> bytes:
+    """An order as a generic source sends it (docs/SOURCES.md)."""
+    document = {
+        "id": order_id, "order_name": f"#{order_id}", "placed_at": "2026-11-25T09:30:00-05:00",
+        "service_level": "standard",
+        "ship_to": {"name": "Ada Lovelace", "line1": "123 Shipping Street", "city": "Louisville", "region_code": "KY",
+                    "postal_code": "40202", "country_code": "US"},
+        "lines": [{"line_id": str(index), "sku": sku, "quantity": quantity} for index, (sku, quantity) in enumerate(lines, 1)],
+        **fields,
+    }
+    return json.dumps(document).encode()
+
+
+def generic_headers(body: bytes, secret: str = DEMO_GENERIC_SECRET, delivery_id: str = "g-1",
+                    topic: str = "order.created") -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "X-Meshline-Topic": topic,
+        "X-Meshline-Signature": signing.sign(body, secret),
+        "X-Meshline-Delivery-Id": delivery_id,
     }
 
 

@@ -15,7 +15,7 @@ from meshline.dal.tenants import TenantStore
 from meshline.domain.orders import Address, GeoPoint
 from meshline.domain.policy import BusinessCalendar, TenantPolicy, Warehouse
 from meshline_local.runtime import LocalRuntime
-from meshline_local.samples import DEMO_SECRET, DEMO_TENANT, DEMO_WOO_SECRET
+from meshline_local.samples import DEMO_GENERIC_SECRET, DEMO_SECRET, DEMO_TENANT, DEMO_WOO_SECRET
 
 US_HOLIDAYS_2026 = [date(2026, 11, 26), date(2026, 12, 25), date(2027, 1, 1)]
 
@@ -98,10 +98,11 @@ def seed_tenant(runtime: LocalRuntime, profile: TenantPolicy = DEMO_POLICY, stoc
     client("ssm").put_parameter(
         Name=parameter_name(prefix, profile.tenant_id, "shopify"), Value=secret, Type="SecureString", Overwrite=True
     )
-    client("ssm").put_parameter(
-        Name=parameter_name(prefix, profile.tenant_id, "woocommerce"), Value=DEMO_WOO_SECRET, Type="SecureString",
-        Overwrite=True,
-    )
+    for platform, platform_secret in (("woocommerce", DEMO_WOO_SECRET), ("generic", DEMO_GENERIC_SECRET)):
+        client("ssm").put_parameter(
+            Name=parameter_name(prefix, profile.tenant_id, platform), Value=platform_secret, Type="SecureString",
+            Overwrite=True,
+        )
     stage = runtime.deployed.parameters["Stage"]
     seed_operators(stage)
     urls = []

@@ -6,7 +6,15 @@ from freezegun import freeze_time
 
 from meshline.domain.audit import verify_chain
 from meshline.domain.validation import export_schema_errors
-from tests.payloads import SAMPLE_BODY, routable_body, shopify_headers, woocommerce_body, woocommerce_headers
+from tests.payloads import (
+    SAMPLE_BODY,
+    generic_body,
+    generic_headers,
+    routable_body,
+    shopify_headers,
+    woocommerce_body,
+    woocommerce_headers,
+)
 
 
 def test_the_real_shopify_sample_becomes_a_cancel_export_everywhere_but_on_a_warehouse_queue(stack):
@@ -185,3 +193,28 @@ def test_the_real_woocommerce_sample_travels_to_an_export_on_its_warehouse_queue
     assert update[0] == 200 and update[1]["status"] == "ignored"  # not a cancellation: nothing to decide
     stack.runtime.settle()
     assert len(stack.exports.history("acme", "woocommerce-727")) == 1
+
+
+def post_generic(stack, body, headers):
+    status, _, payload = stack.runtime.handle_http("POST", "/local/webhooks/generic/acme", headers, body)
+    return status, json.loads(payload or b"{}")
+
+
+def test_a_generic_source_order_travels_to_an_export_and_a_bad_one_is_refused_naming_the_field(stack):
+    body = generic_body("A-1042", [("TEE-BLK-M", 2)])
+    status, answer = post_generic(stack, body, generic_headers(body, delivery_id="g-1042"))
+    assert (status, answer["status"], answer["order_id"]) == (202, "accepted", "generic-A-1042")
+    stack.runtime.settle()
+    [export] = stack.exports.history("acme", "generic-A-1042")
+    assert export["intended_action"] == "route" and export["trigger"]["source"] == "generic:order.created"
+
+    cancel = generic_body("A-1042", [("TEE-BLK-M", 2)], status="cancelled", cancelled_at="2026-11-25T15:00:00Z")
+    assert post_generic(stack, cancel, generic_headers(cancel, delivery_id="g-1042-c", topic="order.cancelled"))[0] == 202
+    stack.runtime.settle()
+    assert stack.exports.history("acme", "generic-A-1042")[-1]["intended_action"] == "cancel"
+
+    bad = generic_body("A-1043", [("TEE-BLK-M", 0)])
+    status, refused = post_generic(stack, bad, generic_headers(bad, delivery_id="g-1043"))
+    assert (status, refused["message"]) == (400, "cannot read the order: lines.0.quantity: Input should be greater than 0")
+    unsigned = post_generic(stack, body, {**generic_headers(body, delivery_id="g-x"), "X-Meshline-Signature": ""})
+    assert unsigned == (401, {"error": "unauthorized", "message": "missing X-Meshline-Signature header"})

@@ -18,7 +18,7 @@ from meshline.domain.exports import Trigger, TriggerKind
 from meshline.domain.orders import Order, OrderStatus, Platform
 from meshline.domain.types import format_utc
 from meshline.observability import MetricUnit, logger, metrics
-from meshline.platforms import shopify, woocommerce
+from meshline.platforms import generic, shopify, woocommerce
 from meshline.platforms.common import parse_body
 from meshline.platforms.signing import signature_matches
 from meshline.settings import IngestSettings
@@ -82,7 +82,17 @@ WOOCOMMERCE = WebhookSource(
     recorded_headers={"delivery_id": woocommerce.DELIVERY_ID_HEADER, "webhook_id": woocommerce.WEBHOOK_ID_HEADER,
                       "source": woocommerce.SOURCE_HEADER},
 )
-SOURCES = {source.platform.value: source for source in (SHOPIFY, WOOCOMMERCE)}
+GENERIC = WebhookSource(
+    platform=Platform.GENERIC,
+    name="generic",
+    signature_header="X-Meshline-Signature",
+    topic_header="X-Meshline-Topic",
+    delivery_headers=(generic.DELIVERY_ID_HEADER,),
+    topics={"order.created": TriggerKind.ORDER_CREATED, "order.cancelled": TriggerKind.ORDER_CANCELLED},
+    normalize=generic.normalize_order,
+    recorded_headers={"delivery_id": generic.DELIVERY_ID_HEADER},
+)
+SOURCES = {source.platform.value: source for source in (SHOPIFY, WOOCOMMERCE, GENERIC)}
 
 
 def ingest_order(
