@@ -82,6 +82,20 @@ def _policy_from_item(item: Mapping) -> TenantPolicy:
     return policy
 
 
+_active_seen: dict[str, TenantPolicy] = {}  # per tenant, the active version this process last read
+
+
+def _dispatch_days(policy: TenantPolicy, order: Order) -> dict[str, date]:
+    """The ship day each capacity-limited warehouse would dispatch the order on, when the
+    policy counts capacity at all."""
+    counts_capacity = any(isinstance(f, CapacityLeft) for rule in policy.routing for f in rule.filters)
+    limited = [warehouse for warehouse in policy.warehouses if warehouse.daily_capacity is not None]
+    if not counts_capacity or not limited:
+        return {}
+    terms = policy.terms(order.service_level)
+    return {warehouse.warehouse_id: ship_day(warehouse, order.placed_at, terms) for warehouse in limited}
+
+
 class TenantStore:
     def __init__(self, table: str):
         self.table = table
@@ -89,33 +103,32 @@ class TenantStore:
     # --- what a decision reads ---
 
     def load(self, tenant_id: str, order: Order) -> tuple[TenantPolicy, StockSnapshot]:
-        """The active policy and the stock of the order's SKUs (one BatchGetItem), plus the
-        dispatches booked on each candidate ship day when the policy counts capacity."""
+        """The active policy and the stock of the order's SKUs, in one BatchGetItem, plus the
+        dispatches booked on each candidate ship day when the policy counts capacity. Which
+        days those are depends on the policy: when this process already knows the active
+        version, they are read in the same batch; otherwise (a cold start, a new version)
+        in a second one."""
         pk = tenant_key(tenant_id)
-        sort_keys = [ACTIVE, *sorted({f"SKU#{line.sku}" for line in order.lines})]
+        known = _active_seen.get(pk)
+        guessed_days = _dispatch_days(known, order) if known else {}
+        sort_keys = [ACTIVE, *sorted({f"SKU#{line.sku}" for line in order.lines}),
+                     *(dispatches_key(wid, day) for wid, day in guessed_days.items())]
         items = self._batch_get([{"pk": {"S": pk}, "sk": {"S": sk}} for sk in sort_keys])
         active = next((item for item in items if item["sk"]["S"] == ACTIVE), None)
         if active is None:
             raise UnknownTenant(tenant_id)
-        policy = _policy_from_item(active)
+        policy = _active_seen[pk] = _policy_from_item(active)
         levels = {
             item["sk"]["S"].removeprefix("SKU#"): {wh: int(units["N"]) for wh, units in item["levels"]["M"].items()}
             for item in items
             if item["sk"]["S"].startswith("SKU#")
         }
-        return policy, StockSnapshot(levels=levels, dispatches=self._dispatches(policy, order))
-
-    def _dispatches(self, policy: TenantPolicy, order: Order) -> dict[str, dict[date, int]]:
-        counts_capacity = any(isinstance(f, CapacityLeft) for rule in policy.routing for f in rule.filters)
-        limited = [warehouse for warehouse in policy.warehouses if warehouse.daily_capacity is not None]
-        if not counts_capacity or not limited:
-            return {}
-        terms = policy.terms(order.service_level)
-        days = {warehouse.warehouse_id: ship_day(warehouse, order.placed_at, terms) for warehouse in limited}
-        pk = tenant_key(policy.tenant_id)
-        items = self._batch_get([{"pk": {"S": pk}, "sk": {"S": dispatches_key(wid, day)}} for wid, day in days.items()])
-        booked = {item["sk"]["S"]: int(item["booked"]["N"]) for item in items}
-        return {wid: {day: booked.get(dispatches_key(wid, day), 0)} for wid, day in days.items()}
+        days = _dispatch_days(policy, order)
+        if days and days != guessed_days:
+            items = self._batch_get([{"pk": {"S": pk}, "sk": {"S": dispatches_key(wid, day)}} for wid, day in days.items()])
+        booked = {item["sk"]["S"]: int(item["booked"]["N"]) for item in items if item["sk"]["S"].startswith("DISPATCHES#")}
+        dispatches = {wid: {day: booked.get(dispatches_key(wid, day), 0)} for wid, day in days.items()}
+        return policy, StockSnapshot(levels=levels, dispatches=dispatches)
 
     def _batch_get(self, keys: list[dict]) -> list[dict]:
         dynamodb = client("dynamodb")
