@@ -440,9 +440,28 @@ def _queue_policy(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[
 def _alarm(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
     request = {key: p[key] for key in ("AlarmName", "AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic",
                                        "ComparisonOperator", "TreatMissingData") if key in p}
-    request.update(Period=int(p["Period"]), EvaluationPeriods=int(p["EvaluationPeriods"]), Threshold=float(p["Threshold"]))
+    request.update(EvaluationPeriods=int(p["EvaluationPeriods"]), Threshold=float(p["Threshold"]))
+    if "Period" in p:
+        request["Period"] = int(p["Period"])
+    if "Metrics" in p:  # metric math: CloudFormation's strings where the API wants numbers and booleans
+        request["Metrics"] = [_metric_query(query) for query in p["Metrics"]]
     client("cloudwatch").put_metric_alarm(**request)
     return p["AlarmName"], {"Arn": _arn("cloudwatch", d.region, f"alarm:{p['AlarmName']}")}
+
+
+def _metric_query(query: dict[str, Any]) -> dict[str, Any]:
+    converted = dict(query)
+    if "ReturnData" in converted:
+        converted["ReturnData"] = str(converted["ReturnData"]).lower() == "true"
+    if "MetricStat" in converted:
+        converted["MetricStat"] = {**converted["MetricStat"], "Period": int(converted["MetricStat"]["Period"])}
+    return converted
+
+
+def _dashboard(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    json.loads(p["DashboardBody"])  # a body CloudWatch would refuse fails here too, with the line
+    client("cloudwatch").put_dashboard(DashboardName=p["DashboardName"], DashboardBody=p["DashboardBody"])
+    return p["DashboardName"], {}
 
 
 _CREATORS = {
@@ -457,6 +476,7 @@ _CREATORS = {
     "AWS::Lambda::LayerVersion": _layer,
     "AWS::Lambda::Function": _function,
     "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::CloudWatch::Dashboard": _dashboard,
     "AWS::StepFunctions::StateMachine": _state_machine,
     "AWS::Events::Rule": _rule,
     "AWS::SQS::QueuePolicy": _queue_policy,
