@@ -14,8 +14,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from meshline.api import answer_validation_errors_by_field, documented, error_response
 from meshline.clock import utc_now
 from meshline.domain.acknowledgements import AcknowledgementRequest
-from meshline.flows.acknowledge import AckOutcome, AckReceipt, MalformedExportId, acknowledge
-from meshline.observability import logger, metrics, tracer
+from meshline.flows.acknowledge import AckOutcome, AckReceipt, MalformedExportId, acknowledge, parse_export_id
+from meshline.observability import follow_order, logger, metrics, tracer
 from meshline.settings import acknowledge_settings
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -44,6 +44,8 @@ def _refused(error: AnswerRefused) -> Response:
 @tracer.capture_method
 def post_acknowledgement(request: AcknowledgementRequest) -> AckReceipt:
     logger.append_keys(export_id=request.export_id, warehouse_id=request.warehouse_id, ack_id=request.ack_id)
+    tenant_id, order_id, _ = parse_export_id(request.export_id)
+    follow_order(tenant_id, order_id)
     result = acknowledge(acknowledge_settings(), request, utc_now())
     if result.outcome is AckOutcome.REFUSED:
         raise AnswerRefused(result.status, result.message)

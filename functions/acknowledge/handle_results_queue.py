@@ -11,8 +11,8 @@ from pydantic import Json
 
 from meshline.clock import utc_now
 from meshline.domain.acknowledgements import AcknowledgementRequest
-from meshline.flows.acknowledge import acknowledge
-from meshline.observability import logger, metrics, tracer
+from meshline.flows.acknowledge import acknowledge, parse_export_id
+from meshline.observability import follow_order, logger, metrics, tracer
 from meshline.settings import acknowledge_settings
 
 
@@ -27,6 +27,8 @@ processor = BatchProcessor(event_type=EventType.SQS, model=AcknowledgementRecord
 def record_handler(record: AcknowledgementRecord) -> None:
     request = record.body
     logger.append_keys(export_id=request.export_id, warehouse_id=request.warehouse_id, ack_id=request.ack_id)
+    tenant_id, order_id, _ = parse_export_id(request.export_id)
+    follow_order(tenant_id, order_id)
     result = acknowledge(acknowledge_settings(), request, utc_now())
     logger.info("acknowledgement handled", extra={"outcome": str(result.outcome), "detail": result.message})
 

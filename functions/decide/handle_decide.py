@@ -14,7 +14,7 @@ from pydantic import Json
 from meshline.clock import utc_now
 from meshline.domain.events import OrderReceived
 from meshline.flows.decide import decide_order
-from meshline.observability import logger, metrics, tracer
+from meshline.observability import follow_order, logger, metrics, tracer
 from meshline.settings import decide_settings
 
 
@@ -28,7 +28,7 @@ processor = SqsFifoPartialProcessor(model=OrderReceivedRecord, skip_group_on_err
 @tracer.capture_method
 def record_handler(record: OrderReceivedRecord) -> None:
     message = record.body
-    logger.append_keys(order_id=message.order.order_id, tenant_id=message.order.tenant_id)
+    follow_order(message.order.tenant_id, message.order.order_id)
     result = decide_order(decide_settings(), message, utc_now())
     logger.info("decided", extra={"outcome": str(result.outcome), "export_id": result.export_id})
 

@@ -12,7 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from meshline.clock import utc_now
 from meshline.flows.ingest import SOURCES, IngestRefused, Outcome, ingest_order
-from meshline.observability import logger, metrics, tracer
+from meshline.observability import follow_order, logger, metrics, tracer
 from meshline.settings import ingest_settings
 
 app = APIGatewayRestResolver()
@@ -43,6 +43,8 @@ def receive_webhook(platform: str, tenant_id: str) -> Response:
     body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
     headers = {name.lower(): value for name, value in (event.headers or {}).items()}
     result = ingest_order(ingest_settings(), source, tenant_id, headers, body, utc_now())
+    follow_order(tenant_id, result.order_id)
+    logger.info("webhook handled", extra={"outcome": str(result.outcome), "delivery_id": result.delivery_id})
     accepted = result.outcome is Outcome.ACCEPTED
     return Response(
         status_code=202 if accepted else 200,

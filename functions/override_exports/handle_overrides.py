@@ -20,7 +20,7 @@ from meshline.clock import utc_now
 from meshline.domain.exports import Export
 from meshline.domain.overrides import OverrideRefused, OverrideRequest
 from meshline.flows.override import StaleVersion, UnknownOrder, override
-from meshline.observability import logger, metrics, tracer
+from meshline.observability import follow_order, logger, metrics, tracer
 from meshline.settings import override_settings
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -47,7 +47,8 @@ def _refused(error: OverrideRefused) -> Response:
 @app.post("/tenants/<tenant_id>/orders/<order_id>/overrides", responses=documented(400, 403, 404, 409, created=Export))
 @tracer.capture_method
 def post_override(tenant_id: TenantIdPath, order_id: str, request: OverrideRequest) -> tuple[Export, int]:
-    logger.append_keys(tenant_id=tenant_id, order_id=order_id, operator=request.signed_by.operator)
+    follow_order(tenant_id, order_id)
+    logger.append_keys(operator=request.signed_by.operator)
     return override(override_settings(), tenant_id, order_id, request, utc_now()), 201
 
 

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from meshline.clock import utc_now
 from meshline.flows.publish import publish_stored_item
-from meshline.observability import logger, metrics, tracer
+from meshline.observability import follow_order, logger, metrics, tracer
 from meshline.settings import publish_settings
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -18,6 +18,8 @@ def record_handler(record: DynamoDBRecord) -> None:
     new_image = record.dynamodb.new_image if record.dynamodb else None
     if not new_image:
         return
+    if new_image.get("tenant_id") and new_image.get("order_id"):
+        follow_order(str(new_image["tenant_id"]), str(new_image["order_id"]))
     outcome = publish_stored_item(publish_settings(), new_image, utc_now())
     logger.info("stream record handled", extra={"outcome": str(outcome), "sk": new_image.get("sk")})
 

@@ -12,7 +12,7 @@ from pydantic import Json
 from meshline.clock import utc_now
 from meshline.domain.escalations import EscalationOutcome, EscalationTask
 from meshline.flows.escalate import keep_task, record_outcome
-from meshline.observability import logger, metrics, tracer
+from meshline.observability import follow_order, logger, metrics, tracer
 from meshline.settings import escalate_settings
 
 
@@ -26,7 +26,8 @@ processor = BatchProcessor(event_type=EventType.SQS, model=EscalationRecord)
 @tracer.capture_method
 def record_handler(record: EscalationRecord) -> None:
     message = record.body
-    logger.append_keys(escalation_id=message.escalation_id, order_id=message.order_id, tenant_id=message.tenant_id)
+    follow_order(message.tenant_id, message.order_id)
+    logger.append_keys(escalation_id=message.escalation_id)
     if isinstance(message, EscalationTask):
         keep_task(escalate_settings(), message, utc_now())
     else:

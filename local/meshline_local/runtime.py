@@ -117,11 +117,23 @@ class _FunctionOutput:
         self.files: dict[str, Any] = {}
 
     def install(self, log_dir: Path) -> None:
+        if log_dir != self.log_dir:  # a new deployment (a new state directory) logs afresh
+            for handle in self.files.values():
+                handle.close()
+            self.files.clear()
         self.log_dir = log_dir
         log_dir.mkdir(parents=True, exist_ok=True)
         if sys.stdout is not self:
             self.terminal = sys.stdout
             sys.stdout = self  # type: ignore[assignment]
+        # A Powertools Logger created before this (imported by a test, say) writes to the
+        # stream it found then; point those handlers here too.
+        import logging
+
+        for candidate in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+            for handler in getattr(candidate, "handlers", []):
+                if isinstance(handler, logging.StreamHandler) and handler.stream is self.terminal:
+                    handler.setStream(self)  # type: ignore[arg-type]
 
     def to(self, function: Function) -> _FunctionOutput:
         self.current.function = function

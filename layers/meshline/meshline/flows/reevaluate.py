@@ -21,7 +21,7 @@ from meshline.domain.exports import LineAction, Trigger, TriggerKind
 from meshline.domain.inventory import InventoryLevelChanged
 from meshline.domain.rejections import plan_after_stock_change
 from meshline.domain.replay import DecisionInputs
-from meshline.observability import MetricUnit, logger, metrics
+from meshline.observability import MetricUnit, follow_order, logger, metrics, stop_following
 from meshline.settings import ReevaluateSettings
 
 COMMITTED = (AckKind.ACCEPTED, AckKind.PICKED, AckKind.SHIPPED)
@@ -33,14 +33,17 @@ def reevaluate(settings: ReevaluateSettings, change: InventoryLevelChanged, chan
     tenants.set_stock_level(change.tenant_id, change.sku, change.warehouse_id, change.available)
     written = []
     for order_id in tenants.watchers(change.tenant_id, change.sku):
+        follow_order(change.tenant_id, order_id)
         for _attempt in range(3):
             try:
                 export_id = _reevaluate_order(exports, tenants, change, change_id, order_id, now)
                 if export_id:
                     written.append(export_id)
+                logger.info("order checked against the inventory change", extra={"new_export_id": export_id})
                 break
             except (VersionTaken, AckSequenceTaken):
                 continue  # the order moved meanwhile: read it again
+    stop_following()
     logger.info("inventory change applied", extra={"sku": change.sku, "warehouse_id": change.warehouse_id,
                                                    "available": change.available, "new_versions": written})
     return written

@@ -26,7 +26,7 @@ from meshline.domain.exports import LineAction, Trigger, TriggerKind
 from meshline.domain.follow_ups import FollowUp, FollowUpKind, is_due, next_follow_up
 from meshline.domain.rejections import plan_after_silence, plan_after_stock_change
 from meshline.domain.replay import DecisionInputs
-from meshline.observability import MetricUnit, logger, metrics
+from meshline.observability import MetricUnit, follow_order, logger, metrics, stop_following
 from meshline.domain.types import format_utc
 from meshline.settings import SweepSettings
 
@@ -44,6 +44,7 @@ def sweep(settings: SweepSettings, now: datetime) -> SweepReport:
     report = SweepReport()
     for tenant_id, order_id, version in exports.due(now, limit=settings.batch_size):
         report.looked_at += 1
+        follow_order(tenant_id, order_id)
         stored = exports.latest_stored(tenant_id, order_id)
         if stored is None or stored.export.version != version or stored.inputs is None:
             report.skipped += 1  # a newer version wrote its own HEAD
@@ -66,6 +67,7 @@ def sweep(settings: SweepSettings, now: datetime) -> SweepReport:
                     report.escalated.append(escalated)
         except (VersionTaken, AckSequenceTaken):
             report.skipped += 1  # an answer or a version arrived meanwhile: it stands
+    stop_following()
     logger.info("sweep done", extra={"looked_at": report.looked_at, "rerouted": report.rerouted,
                                      "escalated": report.escalated, "skipped": report.skipped})
     return report
