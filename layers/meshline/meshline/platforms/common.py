@@ -4,7 +4,7 @@ levels from shipping method names, and errors that name the field."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -41,6 +41,17 @@ def service_level_named(method_names: Iterable[str]) -> ServiceLevel:
     if any(word in titles for word in EXPRESS_WORDS):
         return ServiceLevel.EXPRESS
     return ServiceLevel.STANDARD
+
+
+def line_items(document: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Each of `line_items`, with the prefix that names it in an error ('line_items[2].')."""
+    items = document.get("line_items")
+    if not isinstance(items, list) or not items:
+        raise InvalidOrder("line_items must be a non-empty list")
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise InvalidOrder(f"line_items[{index}] must be an object")
+        yield f"line_items[{index}].", item
 
 
 def positive_quantity(item: Mapping[str, Any], where: str) -> int:

@@ -12,6 +12,7 @@ from meshline.domain.errors import InvalidOrder
 from meshline.domain.orders import Address, GeoPoint, Order, OrderLine, OrderStatus, Platform, ServiceLevel
 from meshline.platforms.common import (  # noqa: F401 - parse_body is part of this adapter's API
     invalid_order_from,
+    line_items,
     parse_body,
     positive_quantity,
     require,
@@ -91,14 +92,8 @@ def _promotions(document: Mapping[str, Any]) -> list[str]:
 
 
 def _lines(document: Mapping[str, Any]) -> list[OrderLine]:
-    items = document.get("line_items")
-    if not isinstance(items, list) or not items:
-        raise InvalidOrder("line_items must be a non-empty list")
     lines = []
-    for index, item in enumerate(items):
-        where = f"line_items[{index}]."
-        if not isinstance(item, Mapping):
-            raise InvalidOrder(f"line_items[{index}] must be an object")
+    for where, item in line_items(document):
         quantity = positive_quantity(item, where)
         sku = item.get("sku") or (f"variant-{item['variant_id']}" if item.get("variant_id") else None)
         if not sku:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from meshline.domain.errors import InvalidOrder
 from meshline.domain.orders import Address, Order, OrderLine, OrderStatus, Platform
-from meshline.platforms.common import invalid_order_from, positive_quantity, require, service_level_named
+from meshline.platforms.common import invalid_order_from, line_items, positive_quantity, require, service_level_named
 
 SIGNATURE_HEADER = "x-wc-webhook-signature"
 TOPIC_HEADER = "x-wc-webhook-topic"
@@ -61,14 +61,8 @@ def _sku(item: Mapping[str, Any]) -> str:
 
 
 def _lines(document: Mapping[str, Any]) -> list[OrderLine]:
-    items = document.get("line_items")
-    if not isinstance(items, list) or not items:
-        raise InvalidOrder("line_items must be a non-empty list")
     lines = []
-    for index, item in enumerate(items):
-        where = f"line_items[{index}]."
-        if not isinstance(item, Mapping):
-            raise InvalidOrder(f"line_items[{index}] must be an object")
+    for where, item in line_items(document):
         lines.append(OrderLine(
             line_id=str(require(item, "id", where)),
             sku=_sku(item),
