@@ -74,6 +74,10 @@ def test_sam_build_packages_handlers_and_a_layer_with_its_schemas(tmp_path):
     assert (layer / "meshline" / "schemas" / "export.schema.json").read_bytes() == (ROOT / "schemas" / "export.schema.json").read_bytes()
     assert list((layer / "pydantic_core").glob("_pydantic_core.cpython-313-aarch64-linux-gnu.so"))
     assert not (layer / "botocore").exists()
-    for function, handler in (("IngestFunction", "handle_ingest.py"), ("DecideFunction", "handle_decide.py"),
-                              ("PublishFunction", "handle_publish.py"), ("AdministerPoliciesFunction", "handle_policies.py")):
-        assert (tmp_path / "build" / function / handler).is_file()
+    from meshline_local.provision import sam_functions
+
+    functions = sam_functions()
+    assert len(functions) == 10
+    for function, properties in functions.items():
+        handler = properties["Handler"].rsplit(".", 1)[0] + ".py"
+        assert (tmp_path / "build" / function / handler).is_file(), f"{function}: {handler} not built"
