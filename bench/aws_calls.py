@@ -15,6 +15,8 @@ Goal (issue 7): at most 4 billed calls per order on the happy path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import json
 import tempfile
 from collections import Counter
@@ -39,35 +41,11 @@ class CallCounter:
         return taken
 
 
-def _instrument(counter: CallCounter) -> None:
-    from meshline.dal import aws
-    from meshline_local import runtime
+def _instrument(counter: CallCounter) -> Callable[[], None]:
+    """Count the calls of every client created from now on, by the function making them; returns the undo."""
+    from bench.fault_harness import _hook_clients
 
-    original_client = aws.client.__wrapped__
-
-    def counted_client(service):
-        made = original_client(service)
-        made.meta.events.register("before-call", counter.hook)
-        return made
-
-    aws.client = __import__("functools").cache(counted_client)
-    # Every module imported `client` by name from meshline.dal.aws: point them at the counted one.
-    import sys
-
-    for module in list(sys.modules.values()):
-        if getattr(module, "__name__", "").startswith("meshline") and getattr(module, "client", None) is not None:
-            if getattr(module.client, "__wrapped__", None) is original_client:
-                module.client = aws.client
-    invoke = runtime.Invoker.invoke
-
-    def counted_invoke(self, function, event):
-        counter.inside = function.logical_id
-        try:
-            return invoke(self, function, event)
-        finally:
-            counter.inside = None
-
-    runtime.Invoker.invoke = counted_invoke
+    return _hook_clients("before-call", counter.hook, lambda function: setattr(counter, "inside", function))
 
 
 def run(orders: int) -> dict[str, list[Counter[tuple[str, str]]]]:
@@ -79,10 +57,11 @@ def run(orders: int) -> dict[str, list[Counter[tuple[str, str]]]]:
     from meshline_local.stack import MotoServer, start_runtime
 
     counter = CallCounter()
+    undo: Callable[[], None] = lambda: None
     server = MotoServer().start()
     try:
         runtime = start_runtime(server.endpoint_url, stage="local", state_dir=Path(tempfile.mkdtemp()))
-        _instrument(counter)
+        undo = _instrument(counter)
         seed_tenant(runtime)
         from meshline.dal.exports import ExportStore
 
@@ -116,6 +95,7 @@ def run(orders: int) -> dict[str, list[Counter[tuple[str, str]]]]:
             paths["override"].append(counter.take())
         return paths
     finally:
+        undo()
         server.stop()
 
 
