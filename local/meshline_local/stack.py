@@ -65,7 +65,11 @@ class MotoServer:
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # busy (e.g. a Step Functions execution): stop it for good
+                self.process.kill()
+                self.process.wait(timeout=10)
 
 
 def use_endpoint(endpoint_url: str, region: str = "us-east-1") -> None:
