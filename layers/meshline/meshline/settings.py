@@ -30,19 +30,22 @@ class IngestSettings(_Environment):
     max_body_bytes: PositiveInt = Field(alias="MAX_WEBHOOK_BYTES", default=512 * 1024)
 
 
-class DecideSettings(_Environment):
+class _OrderTables(_Environment):
+    """The two tables every flow that reads or writes an order's chain needs."""
+
     exports_table: str = Field(alias="EXPORTS_TABLE")
     tenants_table: str = Field(alias="TENANTS_TABLE")
 
 
-class AcknowledgeSettings(_Environment):
-    exports_table: str = Field(alias="EXPORTS_TABLE")
-    tenants_table: str = Field(alias="TENANTS_TABLE")
+class DecideSettings(_OrderTables):
+    pass
 
 
-class PublishSettings(_Environment):
-    exports_table: str = Field(alias="EXPORTS_TABLE")
-    tenants_table: str = Field(alias="TENANTS_TABLE")
+class AcknowledgeSettings(_OrderTables):
+    pass
+
+
+class PublishSettings(_OrderTables):
     archive_bucket: str = Field(alias="ARCHIVE_BUCKET")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
     escalation_state_machine_arn: str = Field(alias="ESCALATION_STATE_MACHINE_ARN")
@@ -50,31 +53,25 @@ class PublishSettings(_Environment):
     backorders_queue_url: str = Field(alias="BACKORDERS_QUEUE_URL")
 
 
-class OverrideSettings(_Environment):
-    exports_table: str = Field(alias="EXPORTS_TABLE")
-    tenants_table: str = Field(alias="TENANTS_TABLE")
+class OverrideSettings(_OrderTables):
+    pass
 
 
-class SweepSettings(_Environment):
-    exports_table: str = Field(alias="EXPORTS_TABLE")
-    tenants_table: str = Field(alias="TENANTS_TABLE")
+class SweepSettings(_OrderTables):
     escalation_state_machine_arn: str = Field(alias="ESCALATION_STATE_MACHINE_ARN")
     escalation_seconds_per_minute: float = Field(alias="ESCALATION_SECONDS_PER_MINUTE", default=60.0, gt=0)
     batch_size: PositiveInt = Field(alias="SWEEP_BATCH_SIZE", default=100)
 
 
-class ReevaluateSettings(_Environment):
-    exports_table: str = Field(alias="EXPORTS_TABLE")
-    tenants_table: str = Field(alias="TENANTS_TABLE")
+class ReevaluateSettings(_OrderTables):
+    pass
 
 
 class EscalateSettings(_Environment):
     exports_table: str = Field(alias="EXPORTS_TABLE")
 
 
-class PolicyAdminSettings(_Environment):
-    exports_table: str = Field(alias="EXPORTS_TABLE")
-    tenants_table: str = Field(alias="TENANTS_TABLE")
+class PolicyAdminSettings(_OrderTables):
     max_dry_run_orders: PositiveInt = Field(alias="MAX_DRY_RUN_ORDERS", default=500)
 
 

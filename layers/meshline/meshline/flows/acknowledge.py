@@ -89,6 +89,8 @@ def _acknowledge_once(
     if stored is None:
         return _refuse(exports, tenant_id, order_id, request, f"no export {request.export_id}", now, status=404, keep=False)
     current = stored.export
+    # Asked before admission, not left to the transaction's marker: a rejection redelivered
+    # after it made v2 would otherwise be refused as an answer to a superseded version.
     if exports.was_recorded(tenant_id, order_id, request):
         return AckResult(AckOutcome.ALREADY_RECORDED, f"{request.ack_id} was already recorded")
     answers = exports.acknowledgements(tenant_id, order_id, current.version)
