@@ -53,7 +53,7 @@ def run(orders: int) -> dict[str, list[Counter[tuple[str, str]]]]:
     from meshline.domain.exports import LineChange
     from meshline.domain.overrides import signed_payload
     from meshline_local.samples import routable_body, shopify_headers
-    from meshline_local.seed import seed_tenant
+    from meshline_local.seed import bearer, seed_credentials, seed_tenant
     from meshline_local.stack import MotoServer, start_runtime
 
     counter = CallCounter()
@@ -63,6 +63,7 @@ def run(orders: int) -> dict[str, list[Counter[tuple[str, str]]]]:
         runtime = start_runtime(server.endpoint_url, stage="local", state_dir=Path(tempfile.mkdtemp()))
         undo = _instrument(counter)
         seed_tenant(runtime)
+        tokens = seed_credentials(runtime)
         from meshline.dal.exports import ExportStore
 
         exports = ExportStore(runtime.functions["DecideFunction"].environment["EXPORTS_TABLE"])
@@ -78,8 +79,7 @@ def run(orders: int) -> dict[str, list[Counter[tuple[str, str]]]]:
             rejection = {"ack_id": f"rej-{number}", "export_id": first.export_id, "warehouse_id": warehouse,
                          "kind": "rejected", "reason_code": "out_of_stock",
                          "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-            runtime.handle_http("POST", "/local/acknowledgements", {"content-type": "application/json"},
-                                json.dumps(rejection).encode())
+            runtime.handle_http("POST", "/local/acknowledgements", bearer(tokens[warehouse]), json.dumps(rejection).encode())
             runtime.settle()
             paths["reroute"].append(counter.take())
             second = exports.latest(tenant_id="acme", order_id=f"shopify-{number}")
@@ -90,7 +90,7 @@ def run(orders: int) -> dict[str, list[Counter[tuple[str, str]]]]:
             body = {"expected_version": second.version, "reason_code": "manual_reroute", "justification": justification,
                     "changes": [c.model_dump(mode="json") for c in changes], "signed_by": signature.model_dump(mode="json")}
             runtime.handle_http("POST", f"/local/tenants/acme/orders/{second.order_id}/overrides",
-                                {"content-type": "application/json"}, json.dumps(body).encode())
+                                bearer(tokens["agency:alice"]), json.dumps(body).encode())
             runtime.settle()
             paths["override"].append(counter.take())
         return paths

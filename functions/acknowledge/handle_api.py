@@ -1,17 +1,20 @@
-"""API Gateway -> a warehouse's answer to an export (IAM-authorized).
+"""API Gateway -> a warehouse's answer to an export (warehouse credentials, as themselves only).
 
     POST /acknowledgements   record received/accepted/rejected/picked/shipped/cancellation answers
 
 200 with what happened (recorded, already recorded, and for a rejection the new export
 version it led to); 409 when the export answered is not the current version; 403 when
-the warehouse was not sent the lines it answers for; 404 for an unknown export; 422
+the warehouse was not sent the lines it answers for; 404 for an unknown export, or one
+that is another tenant's or warehouse's; 422
 naming the field for a malformed answer. A refused answer is kept as a record.
 """
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
-from meshline.api import answer_validation_errors_by_field, documented, error_response
+from meshline.api import answer_access_errors, answer_validation_errors_by_field, caller_of, documented, error_response
+from meshline.dal.scope import Scope
+from meshline.domain.access import Role
 from meshline.clock import utc_now
 from meshline.domain.acknowledgements import AcknowledgementRequest
 from meshline.flows.acknowledge import AckOutcome, AckReceipt, MalformedExportId, acknowledge, parse_export_id
@@ -20,6 +23,7 @@ from meshline.settings import acknowledge_settings
 
 app = APIGatewayRestResolver(enable_validation=True)
 answer_validation_errors_by_field(app)
+answer_access_errors(app)
 
 REFUSALS = {403: "forbidden", 404: "not_found", 409: "conflict"}
 
@@ -44,9 +48,11 @@ def _refused(error: AnswerRefused) -> Response:
 @tracer.capture_method
 def post_acknowledgement(request: AcknowledgementRequest) -> AckReceipt:
     logger.append_keys(export_id=request.export_id, warehouse_id=request.warehouse_id, ack_id=request.ack_id)
+    caller = caller_of(app)
+    caller.require_role(Role.WAREHOUSE, "acknowledge exports")
     tenant_id, order_id, _ = parse_export_id(request.export_id)
     follow_order(tenant_id, order_id)
-    result = acknowledge(acknowledge_settings(), request, utc_now())
+    result = acknowledge(acknowledge_settings(), request, utc_now(), Scope(caller))
     if result.outcome is AckOutcome.REFUSED:
         raise AnswerRefused(result.status, result.message)
     return result.receipt()

@@ -1,4 +1,4 @@
-"""API Gateway -> policy administration (IAM-authorized operators' API).
+"""API Gateway -> policy administration (operators' API; operator credentials, within their tenants).
 
     PUT  /tenants/{tenant_id}/policy                   put a new version (201), 409 if stale
     GET  /tenants/{tenant_id}/policy                   the active version
@@ -17,9 +17,11 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
-from meshline.api import answer_validation_errors_by_field, documented, error_response
+from meshline.api import answer_access_errors, answer_validation_errors_by_field, caller_of, documented, error_response
 from meshline.clock import utc_now
+from meshline.dal.scope import Scope
 from meshline.dal.tenants import StalePolicyVersion, UnknownPolicyVersion, UnknownTenant
+from meshline.domain.access import Role
 from meshline.domain.policy import PolicyVersionSummary, TenantPolicy
 from meshline.flows.policies import (
     DryRunRequest,
@@ -35,6 +37,7 @@ app = APIGatewayRestResolver(enable_validation=True)
 
 
 answer_validation_errors_by_field(app)
+answer_access_errors(app)
 
 TenantIdPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,29}$")]
 
@@ -56,16 +59,17 @@ def _bad_request(error: ValueError) -> Response:
 
 
 def _actor() -> str:
-    """The IAM principal API Gateway authenticated (AWS_IAM authorization), for the audit."""
-    identity = app.current_event.request_context.identity
-    return f"iam:{identity.user_arn or identity.caller or 'unknown'}"
+    """The operator the authorizer verified, for the audit trail."""
+    return caller_of(app).party
 
 
 def _administration() -> PolicyAdministration:
-    return PolicyAdministration(policy_admin_settings())
+    caller = caller_of(app)
+    caller.require_role(Role.OPERATOR, "administer policies")
+    return PolicyAdministration(policy_admin_settings(), Scope(caller))
 
 
-@app.put("/tenants/<tenant_id>/policy", responses=documented(404, 409, created=PolicyVersionCreated))
+@app.put("/tenants/<tenant_id>/policy", responses=documented(403, 404, 409, created=PolicyVersionCreated))
 @tracer.capture_method
 def put_policy(tenant_id: TenantIdPath, request: PutPolicyRequest) -> tuple[PolicyVersionCreated, int]:
     created = _administration().put(tenant_id, request, _actor(), utc_now())
@@ -73,28 +77,28 @@ def put_policy(tenant_id: TenantIdPath, request: PutPolicyRequest) -> tuple[Poli
     return created, 201
 
 
-@app.get("/tenants/<tenant_id>/policy", responses=documented(404))
+@app.get("/tenants/<tenant_id>/policy", responses=documented(403, 404))
 def get_active_policy(tenant_id: TenantIdPath) -> TenantPolicy:
     return _administration().active(tenant_id)
 
 
-@app.get("/tenants/<tenant_id>/policy/versions", responses=documented(404))
+@app.get("/tenants/<tenant_id>/policy/versions", responses=documented(403, 404))
 def list_policy_versions(tenant_id: TenantIdPath) -> list[PolicyVersionSummary]:
     return _administration().versions(tenant_id)
 
 
-@app.get("/tenants/<tenant_id>/policy/versions/<version>", responses=documented(404))
+@app.get("/tenants/<tenant_id>/policy/versions/<version>", responses=documented(403, 404))
 def get_policy_version(tenant_id: TenantIdPath, version: Annotated[int, Path(ge=1)]) -> TenantPolicy:
     return _administration().version(tenant_id, version)
 
 
-@app.post("/tenants/<tenant_id>/policy/dry-run", responses=documented(400, 404))
+@app.post("/tenants/<tenant_id>/policy/dry-run", responses=documented(400, 403, 404))
 @tracer.capture_method
 def dry_run_policy(tenant_id: TenantIdPath, request: DryRunRequest) -> DryRunReport:
     return _administration().dry_run(tenant_id, request)
 
 
-@app.get("/tenants/<tenant_id>/orders/<order_id>/replay", responses=documented(404))
+@app.get("/tenants/<tenant_id>/orders/<order_id>/replay", responses=documented(403, 404))
 @tracer.capture_method
 def replay_order(
     tenant_id: TenantIdPath, order_id: str, version: Annotated[int | None, Query(ge=1)] = None

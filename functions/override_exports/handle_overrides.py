@@ -1,4 +1,4 @@
-"""API Gateway -> manual override of an order's current decision (IAM-authorized operators).
+"""API Gateway -> manual override of an order's current decision (operator credentials, within their tenants).
 
     POST /tenants/{tenant_id}/orders/{order_id}/overrides   201 with the new export version
 
@@ -15,23 +15,21 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 
-from meshline.api import answer_validation_errors_by_field, documented, error_response
+from meshline.api import answer_access_errors, answer_validation_errors_by_field, caller_of, documented, error_response
+from meshline.dal.scope import Scope
+from meshline.domain.access import Role
 from meshline.clock import utc_now
 from meshline.domain.exports import Export
 from meshline.domain.overrides import OverrideRefused, OverrideRequest
-from meshline.flows.override import StaleVersion, UnknownOrder, override
+from meshline.flows.override import StaleVersion, override
 from meshline.observability import follow_order, logger, metrics, tracer
 from meshline.settings import override_settings
 
 app = APIGatewayRestResolver(enable_validation=True)
 answer_validation_errors_by_field(app)
+answer_access_errors(app)
 
 TenantIdPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,29}$")]
-
-
-@app.exception_handler(UnknownOrder)
-def _not_found(error: UnknownOrder) -> Response:
-    return error_response(404, "not_found", str(error))
 
 
 @app.exception_handler(StaleVersion)
@@ -47,9 +45,11 @@ def _refused(error: OverrideRefused) -> Response:
 @app.post("/tenants/<tenant_id>/orders/<order_id>/overrides", responses=documented(400, 403, 404, 409, created=Export))
 @tracer.capture_method
 def post_override(tenant_id: TenantIdPath, order_id: str, request: OverrideRequest) -> tuple[Export, int]:
+    caller = caller_of(app)
+    caller.require_role(Role.OPERATOR, "override exports")
     follow_order(tenant_id, order_id)
     logger.append_keys(operator=request.signed_by.operator)
-    return override(override_settings(), tenant_id, order_id, request, utc_now()), 201
+    return override(override_settings(), tenant_id, order_id, request, utc_now(), Scope(caller)), 201
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -34,7 +34,7 @@ from meshline_local.samples import (
     woocommerce_body,
     woocommerce_headers,
 )
-from meshline_local.seed import add_bus_tap, seed_tenant
+from meshline_local.seed import add_bus_tap, bearer, seed_credentials, seed_tenant
 from meshline_local.stack import DEFAULT_STATE_DIR, MotoServer, free_port, start_runtime
 
 
@@ -127,7 +127,7 @@ def show_exports(runtime: LocalRuntime, order_ids: list[str], warehouse_queues: 
                     print(f"  answer {answer['sequence']}     {request['warehouse_id']}: {said}, chained to {answer['previous_hash'][:12]}…")
 
 
-def answer_as_warehouses(runtime: LocalRuntime, api_url: str, order_id: str) -> None:
+def answer_as_warehouses(runtime: LocalRuntime, api_url: str, order_id: str, tokens: dict[str, str]) -> None:
     """The warehouse sent the order rejects it on the results queue (as a WMS would); the
     one it is re-routed to accepts and ships it through the API."""
     store = ExportStore(runtime.functions["AcknowledgeApiFunction"].environment["EXPORTS_TABLE"])
@@ -154,7 +154,7 @@ def answer_as_warehouses(runtime: LocalRuntime, api_url: str, order_id: str) -> 
         (f"{taker} ships it", answer(second, taker, "shipped", f"{taker}-0002", carrier="UPS", tracking_number="1Z999AA10123456784")),
         (f"{rejecting} answers the superseded {first['export_id']}", late),
     ):
-        status, receipt = post(api_url, json.dumps(body).encode(), {"content-type": "application/json"})
+        status, receipt = post(api_url, json.dumps(body).encode(), bearer(tokens[body["warehouse_id"]]))
         print(f"  API {status}        {label}: {receipt.get('message')}")
     runtime.settle()
 
@@ -169,8 +169,10 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"» deployed template.yaml into moto: {len(runtime.deployed.physical)} resources, "
               f"{len(runtime.functions)} functions, {len(runtime.routes)} route(s), {len(runtime.sources)} event source(s)")
         warehouse_queues = seed_tenant(runtime)
+        tokens = seed_credentials(runtime)
         tap_url = add_bus_tap(runtime)
-        print(f"» seeded tenant '{DEMO_TENANT}' (2 warehouses, stock, webhook secret in SSM) and a bus tap queue")
+        print(f"» seeded tenant '{DEMO_TENANT}' (2 warehouses, stock, webhook secret in SSM, credentials for "
+              f"{', '.join(tokens)}) and a bus tap queue")
         api = runtime.serve_http("127.0.0.1", args.api_port or free_port())
         base = f"http://127.0.0.1:{api.server_address[1]}/{args.stage}/webhooks/shopify/{DEMO_TENANT}"
         print(f"» local API on {base}\n")
@@ -194,7 +196,7 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"\n» decide and publish ran for every accepted order in {time.perf_counter() - started:.2f} s")
         show_exports(runtime, accepted, warehouse_queues, tap_url)
         answer_as_warehouses(runtime, f"http://127.0.0.1:{api.server_address[1]}/{args.stage}/acknowledgements",
-                             "shopify-1001")
+                             "shopify-1001", tokens)
         show_exports(runtime, ["shopify-1001"], warehouse_queues, tap_url)
         print("\nPoke it yourself: python3 dev.py stack  (then aws --endpoint-url http://127.0.0.1:5000 ...)")
         api.shutdown()
@@ -206,13 +208,17 @@ def run_demo(args: argparse.Namespace) -> int:
 def run_stack(args: argparse.Namespace) -> int:
     server = MotoServer(args.moto_port).start()
     runtime = start_runtime(server.endpoint_url, stage=args.stage, state_dir=Path(args.state_dir), log=print_line)
+    tokens: dict[str, str] = {}
     if args.seed_demo:
         seed_tenant(runtime)
+        tokens = seed_credentials(runtime)
         add_bus_tap(runtime)
     api = runtime.serve_http("127.0.0.1", args.api_port)
     print(f"moto (AWS APIs): {server.endpoint_url}   e.g. aws --endpoint-url {server.endpoint_url} sqs list-queues")
     print(f"API:             http://127.0.0.1:{api.server_address[1]}/{args.stage}/webhooks/shopify/<tenant_id>")
     print(f"demo secret:     {DEMO_SECRET if args.seed_demo else '(not seeded)'}")
+    for who, token in tokens.items():
+        print(f"credential       {who}: Authorization: Bearer {token}")
     for name, function in runtime.functions.items():
         print(f"function         {name}: {function.code_dir.relative_to(Path.cwd()) if function.code_dir.is_relative_to(Path.cwd()) else function.code_dir}/{function.handler}")
     stop = threading.Event()

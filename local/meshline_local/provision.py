@@ -218,7 +218,10 @@ def deploy(cfn: dict[str, Any], parameters: dict[str, str], region: str = "us-ea
     for name in creation_order(cfn["Resources"]):
         resource = cfn["Resources"][name]
         if resource["Type"] in PLAYED_BY_RUNTIME:
-            deployed.physical[name] = f"local-{name}"
+            # A stage's Ref is its name, as in CloudFormation (usage plans refer to it).
+            stage_name = resource.get("Properties", {}).get("StageName")
+            is_stage = resource["Type"] == "AWS::ApiGateway::Stage" and stage_name
+            deployed.physical[name] = resolver.resolve(stage_name) if is_stage else f"local-{name}"
             continue
         properties = resolver.resolve(resource.get("Properties", {}))
         physical, attributes = _CREATORS[resource["Type"]](name, properties, deployed)
@@ -464,7 +467,23 @@ def _dashboard(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str
     return p["DashboardName"], {}
 
 
+def _usage_plan(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    """In moto, so that the credential store can add keys and the local gateway meter them."""
+    request: dict[str, Any] = {
+        "name": p.get("UsagePlanName", name),
+        "description": p.get("Description", ""),
+        "apiStages": [{"apiId": s["ApiId"], "stage": s["Stage"]} for s in p.get("ApiStages", [])],
+    }
+    if "Throttle" in p:
+        request["throttle"] = {"rateLimit": float(p["Throttle"]["RateLimit"]), "burstLimit": int(p["Throttle"]["BurstLimit"])}
+    if "Quota" in p:
+        request["quota"] = {"limit": int(p["Quota"]["Limit"]), "period": p["Quota"]["Period"]}
+    plan_id = client("apigateway").create_usage_plan(**request)["id"]
+    return plan_id, {"Id": plan_id}
+
+
 _CREATORS = {
+    "AWS::ApiGateway::UsagePlan": _usage_plan,
     "AWS::SQS::Queue": _queue,
     "AWS::DynamoDB::Table": _table,
     "AWS::S3::Bucket": _bucket,

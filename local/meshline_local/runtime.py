@@ -22,6 +22,7 @@ import re
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 import warnings
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from meshline.dal.aws import client
+from meshline_local.gateway import Admitted, Gateway, rejection_body
 from meshline_local.provision import ROOT, Deployed, Resolver, sam_functions
 from meshline_local.samples import api_gateway_event
 
@@ -394,11 +396,14 @@ class Route:
     resource: str
     function: Function
     pattern: re.Pattern[str]
+    gateway: Gateway | None = None
+    security: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, method: str, resource: str, function: Function) -> Route:
+    def of(cls, method: str, resource: str, function: Function, gateway: Gateway | None = None,
+           security: list[dict[str, Any]] | None = None) -> Route:
         regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource))
-        return cls(method.upper(), resource, function, re.compile(f"^(?:/[^/]+)?{regex}$"))
+        return cls(method.upper(), resource, function, re.compile(f"^(?:/[^/]+)?{regex}$"), gateway, security or [])
 
 
 # --------------------------------------------------------------------------- the stack
@@ -472,6 +477,7 @@ class LocalRuntime:
         for name, resource in cfn["Resources"].items():
             if resource["Type"] == "AWS::Lambda::EventSourceMapping":
                 self.sources.append(self._source(resolver.resolve(resource["Properties"]), resource["Properties"]))
+        self.gateways: list[Gateway] = []
         self.routes = self._routes(cfn)
         self.schedules = [
             ScheduleSource(self._function_for(target["Arn"]["Fn::GetAtt"][0]), name, resource["Properties"]["ScheduleExpression"])
@@ -506,16 +512,20 @@ class LocalRuntime:
 
     def _routes(self, cfn: dict[str, Any]) -> list[Route]:
         routes = []
-        for resource in cfn["Resources"].values():
+        stage = self.deployed.parameters.get("Stage", "local")
+        for name, resource in cfn["Resources"].items():
             if resource["Type"] != "AWS::ApiGateway::RestApi":
                 continue
+            gateway = Gateway(name, resource["Properties"], self.functions, stage, self.deployed.region, self.invoker)
+            self.gateways.append(gateway)
             for path, methods in resource["Properties"].get("Body", {}).get("paths", {}).items():
                 for method, operation in methods.items():
                     uri = operation.get("x-amazon-apigateway-integration", {}).get("uri", {})
                     text = uri.get("Fn::Sub", "") if isinstance(uri, dict) else str(uri)
                     target = re.search(r"\$\{(\w+)\.Arn\}", text if isinstance(text, str) else text[0])
                     if target:
-                        routes.append(Route.of(method, path, self.functions[target.group(1)]))
+                        routes.append(Route.of(method, path, self.functions[target.group(1)], gateway,
+                                               operation.get("security", [])))
         return routes
 
     # ---------------------------------------------------------------- driving
@@ -575,8 +585,15 @@ class LocalRuntime:
             match = route.pattern.match(path.split("?", 1)[0])
             if match and route.method == method.upper():
                 stage = self.deployed.parameters.get("Stage", "local")
+                admitted = Admitted()
+                if route.gateway is not None:
+                    admitted = route.gateway.admit(route.security, method, route.resource, headers)
+                    if isinstance(admitted, tuple):
+                        return admitted[0], {"Content-Type": "application/json"}, rejection_body(admitted)
+                query = dict(urllib.parse.parse_qsl(path.partition("?")[2]))
                 event = api_gateway_event(
-                    method, _strip_stage(path, route), route.resource, match.groupdict(), headers, body, stage=stage
+                    method, _strip_stage(path, route), route.resource, match.groupdict(), headers, body, stage=stage,
+                    query=query, authorizer=admitted.authorizer, user_arn=admitted.user_arn,
                 )
                 try:
                     response = self.invoker.invoke(route.function, event)
@@ -586,6 +603,11 @@ class LocalRuntime:
                 raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
                 return int(response.get("statusCode", 200)), dict(response.get("headers") or {}), raw
         return 404, {"Content-Type": "application/json"}, json.dumps({"message": f"no route for {method} {path}"}).encode()
+
+    def forget_authorizations(self) -> None:
+        """As if the authorizers' cached answers had expired (revocation, rotation tests)."""
+        for gateway in self.gateways:
+            gateway.forget_authorizations()
 
     def serve_http(self, host: str, port: int) -> ThreadingHTTPServer:
         runtime = self

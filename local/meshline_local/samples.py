@@ -178,7 +178,9 @@ def shopify_headers(
 
 
 def api_gateway_event(method: str, path: str, resource: str, path_parameters: dict[str, str], headers: dict[str, str],
-                      body: bytes, stage: str = "local", request_id: str | None = None) -> dict[str, Any]:
+                      body: bytes, stage: str = "local", request_id: str | None = None,
+                      query: dict[str, str] | None = None, authorizer: dict[str, Any] | None = None,
+                      user_arn: str | None = None) -> dict[str, Any]:
     """A REST API (v1) Lambda proxy event, as API Gateway builds it."""
     try:
         text, encoded = body.decode("utf-8"), False
@@ -193,8 +195,8 @@ def api_gateway_event(method: str, path: str, resource: str, path_parameters: di
         "httpMethod": method.upper(),
         "headers": dict(headers),
         "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {name: [value] for name, value in query.items()} if query else None,
         "pathParameters": path_parameters,
         "stageVariables": None,
         "requestContext": {
@@ -203,7 +205,8 @@ def api_gateway_event(method: str, path: str, resource: str, path_parameters: di
             "path": f"/{stage}{path}",
             "stage": stage,
             "requestId": request_id,
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": headers.get("User-Agent", "")},
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": headers.get("User-Agent", ""), "userArn": user_arn},
+            **({"authorizer": authorizer} if authorizer is not None else {}),
         },
         "body": text,
         "isBase64Encoded": encoded,

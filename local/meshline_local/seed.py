@@ -82,6 +82,29 @@ def seed_operators(stage: str, operators: tuple[str, ...] = DEMO_OPERATORS) -> N
         kms.create_alias(AliasName=operator_key_alias(stage, operator), TargetKeyId=key_id)
 
 
+def seed_credentials(runtime: LocalRuntime, profile: TenantPolicy = DEMO_POLICY,
+                     operators: tuple[str, ...] = DEMO_OPERATORS) -> dict[str, str]:
+    """Bearer tokens for the tenant's operators and each of its warehouses, by party or
+    warehouse id (`agency:alice`, `east`), as onboarding issues them."""
+    from meshline.clock import utc_now
+    from meshline.dal.credentials import CredentialStore
+
+    store = CredentialStore(environment(runtime, "AuthorizeCallersFunction")["TENANTS_TABLE"],
+                            runtime.deployed.physical["OperatorsUsagePlan"])
+    tokens = {}
+    for operator in operators:
+        _, tokens[operator] = store.issue({"role": "operator", "party": operator, "tenants": [profile.tenant_id]}, utc_now())
+    for warehouse in profile.warehouses:
+        _, tokens[warehouse.warehouse_id] = store.issue(
+            {"role": "warehouse", "party": warehouse.operator,
+             "tenants": [profile.tenant_id], "warehouse_id": warehouse.warehouse_id}, utc_now())
+    return tokens
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
 def environment(runtime: LocalRuntime, function: str) -> dict[str, str]:
     return runtime.functions[function].environment
 

@@ -10,7 +10,7 @@ from meshline.dal.aws import client
 from meshline.dal.exports import ExportStore
 from meshline.dal.tenants import TenantStore
 from meshline.flows.replay import Replayer
-from meshline_local.seed import add_bus_tap, seed_tenant
+from meshline_local.seed import add_bus_tap, bearer, seed_credentials, seed_tenant
 from meshline_local.stack import MotoServer, start_runtime
 
 
@@ -27,6 +27,7 @@ class Stack:
         self.state_dir = state_dir
         self.endpoint_url = endpoint_url
         self.warehouse_queues = seed_tenant(runtime)
+        self.tokens = seed_credentials(runtime)
         self.tap_url = add_bus_tap(runtime)
         self.env = {name: fn.environment for name, fn in runtime.functions.items()}
         self.exports = ExportStore(self.env["DecideFunction"]["EXPORTS_TABLE"])
@@ -35,6 +36,12 @@ class Stack:
     def post_webhook(self, body: bytes, headers: dict, tenant_id: str = "acme"):
         status, _, payload = self.runtime.handle_http("POST", f"/local/webhooks/shopify/{tenant_id}", headers, body)
         return status, json.loads(payload or b"{}")
+
+    def call(self, method: str, path: str, body=None, as_: str = "agency:alice", raw: bytes | None = None):
+        """The operators' API, as one of the seeded credentials (`agency:alice`, `east`, ...)."""
+        payload = raw if raw is not None else json.dumps(body).encode() if body is not None else b""
+        status, _, answer = self.runtime.handle_http(method, f"/local{path}", bearer(self.tokens[as_]), payload)
+        return status, json.loads(answer or b"{}")
 
     def drain(self, url: str) -> list[dict]:
         sqs, messages = client("sqs"), []

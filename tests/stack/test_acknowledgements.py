@@ -26,12 +26,10 @@ def answer(export, warehouse_id, kind, ack_id, **fields):
             "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), **fields}
 
 
-def post(stack, body):
-    status, _, payload = stack.runtime.handle_http(
-        "POST", "/local/acknowledgements", {"content-type": "application/json"}, json.dumps(body).encode()
-    )
+def post(stack, body, as_=None):
+    status, answer = stack.call("POST", "/acknowledgements", body, as_=as_ or body["warehouse_id"])
     stack.runtime.settle()
-    return status, json.loads(payload)
+    return status, answer
 
 
 def send_to_results_queue(stack, body):
@@ -137,10 +135,13 @@ def test_answers_that_cannot_be_accepted_are_refused_clearly_and_recorded(stack)
     post(stack, answer(first, holder, "rejected", "rej-5", reason_code="out_of_stock"))
     second = latest(stack, order_id)
 
-    stale = post(stack, answer(first, other(holder), "accepted", "late-1"))
+    stale = post(stack, answer(first, holder, "accepted", "late-1"))
     assert stale == (409, {"error": "conflict", "message": f"acme:{order_id}:v1 is not the current version of order {order_id}: answer acme:{order_id}:v2 instead"})
-    foreign = post(stack, answer(second, holder, "accepted", "wrong-wh"))
-    assert foreign == (403, {"error": "forbidden", "message": f"warehouse {holder} was sent no line of acme:{order_id}:v2"})
+    # Through the API a warehouse cannot even see an export that does not name it...
+    assert post(stack, answer(second, holder, "accepted", "probe")) == (
+        404, {"error": "not_found", "message": f"no export acme:{order_id}:v2"})
+    # ...while the results queue (the WMS integration, trusted by IAM) records it as refused.
+    send_to_results_queue(stack, answer(second, holder, "accepted", "wrong-wh"))
     unknown = post(stack, answer({"export_id": "acme:shopify-404:v1"}, holder, "accepted", "nope"))
     assert unknown[0] == 404 and unknown[1]["message"] == "no export acme:shopify-404:v1"
     status, invalid = post(stack, {**answer(second, other(holder), "rejected", "no-reason")})
@@ -149,7 +150,7 @@ def test_answers_that_cannot_be_accepted_are_refused_clearly_and_recorded(stack)
     refused = stack.exports.refused("acme", order_id)
     assert sorted((r["request"]["ack_id"], r["reason"]) for r in refused) == [
         ("late-1", stale[1]["message"]),
-        ("wrong-wh", foreign[1]["message"]),
+        ("wrong-wh", f"warehouse {holder} was sent no line of acme:{order_id}:v2"),
     ]
     # Refusals are records, not chain entries: the chain holds the one accepted answer.
     assert len(stack.exports.acknowledgements("acme", order_id)) == 1

@@ -29,12 +29,11 @@ def override_body(order_id, current, changes, reason="manual_reroute", operator=
     return body
 
 
-def post_override(stack, order_id, body):
-    status, _, payload = stack.runtime.handle_http(
-        "POST", f"/local/tenants/acme/orders/{order_id}/overrides", {"content-type": "application/json"}, json.dumps(body).encode()
-    )
+def post_override(stack, order_id, body, as_=None):
+    status, answer = stack.call("POST", f"/tenants/acme/orders/{order_id}/overrides", body,
+                                as_=as_ or body["signed_by"]["operator"])
     stack.runtime.settle()
-    return status, json.loads(payload)
+    return status, answer
 
 
 def execution_of(held_export_id):

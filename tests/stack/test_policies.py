@@ -9,9 +9,7 @@ from meshline_local.seed import DEMO_POLICY
 
 
 def call(stack, method, path, body=None):
-    payload = json.dumps(body).encode() if body is not None else b""
-    status, _, answer = stack.runtime.handle_http(method, f"/local{path}", {"Content-Type": "application/json"}, payload)
-    return status, json.loads(answer or b"{}")
+    return stack.call(method, path, body)
 
 
 def draft(policy=DEMO_POLICY, **changes):
@@ -30,7 +28,7 @@ def test_a_new_policy_version_is_validated_stored_and_becomes_active(stack):
     assert call(stack, "GET", "/tenants/acme/policy")[1]["name"] == "v2"
     status, versions = call(stack, "GET", "/tenants/acme/policy/versions")
     assert [v["version"] for v in versions] == [1, 2]
-    assert versions[1]["created_by"].startswith("iam:")
+    assert versions[1]["created_by"] == "agency:alice"  # the operator whose credential put it
     status, first = call(stack, "GET", "/tenants/acme/policy/versions/1")
     assert (status, first["name"]) == (200, DEMO_POLICY.name)  # versions are immutable
 

@@ -8,11 +8,15 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
+from meshline.domain.access import Caller, NotAllowed, NotVisible
+
 ERROR_DESCRIPTIONS = {
     400: "Refused: the message says why",
+    401: "No valid credential (API Gateway answers this before the handler runs)",
     403: "The caller may not act on this object",
     404: "No such tenant, version, order or export",
     409: "Conflict with the current state: a newer version exists",
+    429: "Too many requests on this credential (its usage plan's rate limit)",
 }
 
 
@@ -50,3 +54,20 @@ def answer_validation_errors_by_field(app: APIGatewayRestResolver) -> None:
             content_type=content_types.APPLICATION_JSON,
             body={"error": "validation_error", "message": f"{where}: {first['msg']}", "detail": detail},
         )
+
+
+def caller_of(app: APIGatewayRestResolver) -> Caller:
+    """The caller the MeshlineCredentials authorizer verified for this request."""
+    return Caller.from_context(app.current_event.request_context.authorizer.raw_event)
+
+
+def answer_access_errors(app: APIGatewayRestResolver) -> None:
+    """Objects a caller may not see answer exactly like missing ones (OWASP API1)."""
+
+    @app.exception_handler(NotVisible)
+    def _not_visible(error: NotVisible) -> Response:
+        return error_response(404, "not_found", f"no {error}")
+
+    @app.exception_handler(NotAllowed)
+    def _not_allowed(error: NotAllowed) -> Response:
+        return error_response(403, "forbidden", str(error))

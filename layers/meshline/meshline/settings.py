@@ -75,6 +75,35 @@ class PolicyAdminSettings(_OrderTables):
     max_dry_run_orders: PositiveInt = Field(alias="MAX_DRY_RUN_ORDERS", default=500)
 
 
+class AuthorizerSettings(_Environment):
+    tenants_table: str = Field(alias="TENANTS_TABLE")
+
+
+class OnboardingSettings(_OrderTables):
+    usage_plan_id: str = Field(alias="USAGE_PLAN_ID")
+    tenant_parameter_prefix: str = Field(alias="TENANT_PARAMETER_PREFIX", pattern=r"^/.*[^/]$")
+    rotation_overlap_hours: PositiveInt = Field(alias="ROTATION_OVERLAP_HOURS", default=24)
+
+
+class ReadSettings(_OrderTables):
+    tenant_read_role_arn: str | None = Field(alias="TENANT_READ_ROLE_ARN", default=None)
+
+
+@cache
+def authorizer_settings() -> AuthorizerSettings:
+    return AuthorizerSettings.from_environment()
+
+
+@cache
+def onboarding_settings() -> OnboardingSettings:
+    return OnboardingSettings.from_environment()
+
+
+@cache
+def read_settings() -> ReadSettings:
+    return ReadSettings.from_environment()
+
+
 @cache
 def ingest_settings() -> IngestSettings:
     return IngestSettings.from_environment()
@@ -124,5 +153,5 @@ def reset() -> None:
     """Forget the cached environment (tests change it between cases)."""
     for loader in (ingest_settings, decide_settings, acknowledge_settings, escalate_settings, publish_settings,
                    policy_admin_settings, override_settings, sweep_settings,
-                   reevaluate_settings):
+                   reevaluate_settings, authorizer_settings, onboarding_settings, read_settings):
         loader.cache_clear()

@@ -36,6 +36,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from meshline.dal.aws import client
+from meshline.dal.scope import SYSTEM, Scope, order_not_found
+from meshline.domain.access import NotVisible
 from meshline.domain.acknowledgements import Acknowledgement, AcknowledgementRequest
 from meshline.domain.exports import Export, canonical_json
 from meshline.domain.follow_ups import FollowUp, next_follow_up
@@ -111,14 +113,20 @@ def version_key(version: int) -> str:
 
 
 class ExportStore:
-    def __init__(self, table: str):
+    def __init__(self, table: str, scope: Scope = SYSTEM):
         self.table = table
+        self.scope = scope
+
+    def _order_pk(self, tenant_id: str, order_id: str) -> dict[str, str]:
+        """Every read and write of an order's items is keyed through here, so all are scoped."""
+        self.scope.require_tenant(tenant_id, order_not_found(tenant_id, order_id))
+        return {"S": order_key(tenant_id, order_id)}
 
     def _latest_item(self, tenant_id: str, order_id: str) -> dict[str, Any] | None:
         response = client("dynamodb").query(
             TableName=self.table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :versions)",
-            ExpressionAttributeValues={":pk": {"S": order_key(tenant_id, order_id)}, ":versions": {"S": VERSION_PREFIX}},
+            ExpressionAttributeValues={":pk": self._order_pk(tenant_id, order_id), ":versions": {"S": VERSION_PREFIX}},
             ScanIndexForward=False,
             Limit=1,
             ConsistentRead=True,
@@ -144,7 +152,7 @@ class ExportStore:
         """Store a new version and mark its trigger as applied, with `also` (e.g. dispatch
         bookings) and the `acknowledgement` that caused it (a rejection) in the same
         transaction: all or nothing."""
-        pk = {"S": order_key(export.tenant_id, export.order_id)}
+        pk = self._order_pk(export.tenant_id, export.order_id)
         export_item = {
             "pk": pk,
             "sk": {"S": version_key(export.version)},
@@ -193,7 +201,7 @@ class ExportStore:
     def record_acknowledgement(self, acknowledgement: Acknowledgement, current: Export, follow_up: FollowUp | None) -> Recorded:
         """Store an answer as the next chain entry, only while its export version (`current`)
         is the latest; `follow_up` is what the order waits for once it is recorded."""
-        pk = {"S": order_key(acknowledgement.tenant_id, acknowledgement.order_id)}
+        pk = self._order_pk(acknowledgement.tenant_id, acknowledgement.order_id)
         items = [
             *self._acknowledgement_puts(acknowledgement),
             self._absent(pk, version_key(acknowledgement.export_version + 1)),
@@ -213,7 +221,7 @@ class ExportStore:
     def was_recorded(self, tenant_id: str, order_id: str, request: AcknowledgementRequest) -> bool:
         item = client("dynamodb").get_item(
             TableName=self.table,
-            Key={"pk": {"S": order_key(tenant_id, order_id)}, "sk": {"S": ack_marker_key(request)}},
+            Key={"pk": self._order_pk(tenant_id, order_id), "sk": {"S": ack_marker_key(request)}},
             ConsistentRead=True,
         ).get("Item")
         return item is not None
@@ -236,7 +244,7 @@ class ExportStore:
             client("dynamodb").put_item(
                 TableName=self.table,
                 Item={
-                    "pk": {"S": order_key(tenant_id, order_id)},
+                    "pk": self._order_pk(tenant_id, order_id),
                     "sk": {"S": f"{REFUSED_PREFIX}{request.get('warehouse_id')}#{request.get('ack_id')}"},
                     "item_type": {"S": "refused_acknowledgement"},
                     "document": {"S": canonical_json(document)},
@@ -248,7 +256,7 @@ class ExportStore:
                 raise
 
     def _acknowledgement_puts(self, acknowledgement: Acknowledgement) -> list[dict[str, Any]]:
-        pk = {"S": order_key(acknowledgement.tenant_id, acknowledgement.order_id)}
+        pk = self._order_pk(acknowledgement.tenant_id, acknowledgement.order_id)
         request = acknowledgement.request
         marker = {
             "pk": pk,
@@ -275,7 +283,7 @@ class ExportStore:
 
     def _head_put(self, export: Export, follow_up: FollowUp | None) -> dict[str, Any]:
         item: dict[str, Any] = {
-            "pk": {"S": order_key(export.tenant_id, export.order_id)},
+            "pk": self._order_pk(export.tenant_id, export.order_id),
             "sk": {"S": HEAD},
             "item_type": {"S": "head"},
             "tenant_id": {"S": export.tenant_id},
@@ -296,7 +304,7 @@ class ExportStore:
         client("dynamodb").transact_write_items(TransactItems=[
             self._head_put(export, follow_up),
             # Only while `export` is still the latest version: a newer one wrote its own HEAD.
-            self._absent({"S": order_key(export.tenant_id, export.order_id)}, version_key(export.version + 1)),
+            self._absent(self._order_pk(export.tenant_id, export.order_id), version_key(export.version + 1)),
         ])
 
     def due(self, now: datetime, limit: int = 100) -> list[tuple[str, str, int]]:
@@ -339,7 +347,7 @@ class ExportStore:
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": order_key(tenant_id, order_id)}, ":prefix": {"S": prefix}},
+            "ExpressionAttributeValues": {":pk": self._order_pk(tenant_id, order_id), ":prefix": {"S": prefix}},
             "ConsistentRead": True,
         }
         while True:
@@ -349,10 +357,17 @@ class ExportStore:
                 return items
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def visible(self, tenant_id: str, order_id: str, version: int) -> dict[str, Any]:
+        """One export version's document, if it exists and the scope may see it; else NotVisible."""
+        stored = self.stored(tenant_id, order_id, version)
+        if stored is None:
+            raise NotVisible(f"export {tenant_id}:{order_id}:v{version}")
+        return self.scope.require_export(stored.document)
+
     def stored(self, tenant_id: str, order_id: str, version: int) -> StoredExport | None:
         item = client("dynamodb").get_item(
             TableName=self.table,
-            Key={"pk": {"S": order_key(tenant_id, order_id)}, "sk": {"S": version_key(version)}},
+            Key={"pk": self._order_pk(tenant_id, order_id), "sk": {"S": version_key(version)}},
             ConsistentRead=True,
         ).get("Item")
         return _stored(item) if item else None
@@ -363,6 +378,7 @@ class ExportStore:
 
     def recent_orders(self, tenant_id: str, limit: int) -> list[str]:
         """The tenant's last `limit` orders by placed-at time, newest first (sparse index)."""
+        self.scope.require_tenant(tenant_id, order_not_found(tenant_id, "*"))
         order_ids: list[str] = []
         request: dict[str, Any] = {
             "TableName": self.table,

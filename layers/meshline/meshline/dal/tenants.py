@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from botocore.exceptions import ClientError
 
 from meshline.dal.aws import client
+from meshline.dal.scope import SYSTEM, Scope
 from meshline.domain.exports import Export, LineAction
 from meshline.domain.inventory import StockSnapshot
 from meshline.domain.orders import Order
@@ -97,8 +98,14 @@ def _dispatch_days(policy: TenantPolicy, order: Order) -> dict[str, date]:
 
 
 class TenantStore:
-    def __init__(self, table: str):
+    def __init__(self, table: str, scope: Scope = SYSTEM):
         self.table = table
+        self.scope = scope
+
+    def _tenant_pk(self, tenant_id: str) -> str:
+        """Every tenant-keyed read and write goes through here: a tenant out of scope is unknown."""
+        self.scope.require_tenant(tenant_id, lambda: UnknownTenant(tenant_id))
+        return tenant_key(tenant_id)
 
     # --- what a decision reads ---
 
@@ -108,7 +115,7 @@ class TenantStore:
         days those are depends on the policy: when this process already knows the active
         version, they are read in the same batch; otherwise (a cold start, a new version)
         in a second one."""
-        pk = tenant_key(tenant_id)
+        pk = self._tenant_pk(tenant_id)
         known = _active_seen.get(pk)
         guessed_days = _dispatch_days(known, order) if known else {}
         sort_keys = [ACTIVE, *sorted({f"SKU#{line.sku}" for line in order.lines}),
@@ -179,7 +186,7 @@ class TenantStore:
         response = client("dynamodb").query(
             TableName=self.table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={":pk": {"S": tenant_key(tenant_id)}, ":prefix": {"S": prefix}},
+            ExpressionAttributeValues={":pk": {"S": self._tenant_pk(tenant_id)}, ":prefix": {"S": prefix}},
             ConsistentRead=True,
         )
         return [item["sk"]["S"].removeprefix(prefix) for item in response.get("Items", [])]
@@ -188,7 +195,7 @@ class TenantStore:
         """Set one warehouse's level of a SKU; returns the previous level (None if unknown).
         Read, then put on the revision read, so concurrent changes of other warehouses'
         levels of the same SKU are never lost."""
-        key = {"pk": {"S": tenant_key(tenant_id)}, "sk": {"S": f"SKU#{sku}"}}
+        key = {"pk": {"S": self._tenant_pk(tenant_id)}, "sk": {"S": f"SKU#{sku}"}}
         for _attempt in range(5):
             item = client("dynamodb").get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
             levels = {wh: int(units["N"]) for wh, units in item["levels"]["M"].items()} if item else {}
@@ -221,7 +228,7 @@ class TenantStore:
             {
                 "Update": {
                     "TableName": self.table,
-                    "Key": {"pk": {"S": tenant_key(tenant_id)}, "sk": {"S": dispatches_key(wid, day)}},
+                    "Key": {"pk": {"S": self._tenant_pk(tenant_id)}, "sk": {"S": dispatches_key(wid, day)}},
                     "UpdateExpression": "ADD booked :delta",
                     "ExpressionAttributeValues": {":delta": {"N": str(delta)}},
                 }
@@ -234,12 +241,12 @@ class TenantStore:
 
     def active_policy(self, tenant_id: str) -> TenantPolicy | None:
         item = client("dynamodb").get_item(
-            TableName=self.table, Key={"pk": {"S": tenant_key(tenant_id)}, "sk": {"S": ACTIVE}}, ConsistentRead=True
+            TableName=self.table, Key={"pk": {"S": self._tenant_pk(tenant_id)}, "sk": {"S": ACTIVE}}, ConsistentRead=True
         ).get("Item")
         return _policy_from_item(item) if item else None
 
     def policy_version(self, tenant_id: str, version: int) -> TenantPolicy:
-        pk = tenant_key(tenant_id)
+        pk = self._tenant_pk(tenant_id)
         item = client("dynamodb").get_item(
             TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": version_key(version)}}, ConsistentRead=True
         ).get("Item")
@@ -251,7 +258,7 @@ class TenantStore:
         request = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": tenant_key(tenant_id)}, ":prefix": {"S": "POLICY#0"}},
+            "ExpressionAttributeValues": {":pk": {"S": self._tenant_pk(tenant_id)}, ":prefix": {"S": "POLICY#0"}},
             "ProjectionExpression": "version, policy_hash, created_at, created_by, policy_name",
         }
         summaries = []
@@ -278,7 +285,7 @@ class TenantStore:
         the active one (None: the tenant has no policy yet). Both writes or neither."""
         version = (expected_version or 0) + 1
         policy = TenantPolicy.from_draft(draft, tenant_id, version)
-        pk = tenant_key(tenant_id)
+        pk = self._tenant_pk(tenant_id)
         attributes = {
             "pk": {"S": pk},
             "version": {"N": str(version)},
@@ -314,7 +321,7 @@ class TenantStore:
         client("dynamodb").put_item(
             TableName=self.table,
             Item={
-                "pk": {"S": tenant_key(tenant_id)},
+                "pk": {"S": self._tenant_pk(tenant_id)},
                 "sk": {"S": f"SKU#{sku}"},
                 "levels": {"M": {wh: {"N": str(units)} for wh, units in levels.items()}},
             },

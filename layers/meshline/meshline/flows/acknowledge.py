@@ -17,8 +17,10 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from meshline.dal.exports import AckSequenceTaken, Appended, ExportStore, Recorded, VersionTaken
+from meshline.dal.scope import SYSTEM, Scope
 from meshline.dal.tenants import TenantStore
 from meshline.domain import routing
+from meshline.domain.access import NotVisible
 from meshline.domain.acknowledgements import AckKind, AcknowledgementRequest, Refusal, admit
 from meshline.domain.exports import Trigger, TriggerKind
 from meshline.domain.follow_ups import next_follow_up
@@ -70,9 +72,13 @@ def parse_export_id(export_id: str) -> tuple[str, str, int]:
     return tenant_id, order_id, int(version[1:])
 
 
-def acknowledge(settings: AcknowledgeSettings, request: AcknowledgementRequest, now: datetime) -> AckResult:
+def acknowledge(settings: AcknowledgeSettings, request: AcknowledgementRequest, now: datetime,
+                scope: Scope = SYSTEM) -> AckResult:
+    """`scope`: a warehouse caller of the API answers only as itself, about exports naming it."""
     tenant_id, order_id, _ = parse_export_id(request.export_id)
-    exports = ExportStore(settings.exports_table)
+    if scope.caller is not None and scope.caller.warehouse_id != request.warehouse_id:
+        raise NotVisible(f"export {request.export_id}")
+    exports = ExportStore(settings.exports_table, scope)
     for _attempt in range(ATTEMPTS):
         try:
             return _acknowledge_once(settings, exports, tenant_id, order_id, request, now)
@@ -89,6 +95,12 @@ def _acknowledge_once(
     if stored is None:
         return _refuse(exports, tenant_id, order_id, request, f"no export {request.export_id}", now, status=404, keep=False)
     current = stored.export
+    if not exports.scope.is_system:
+        answered = parse_export_id(request.export_id)[2]
+        if answered == current.version:
+            exports.scope.require_export(stored.document)
+        else:
+            exports.visible(tenant_id, order_id, answered)
     # Asked before admission, not left to the transaction's marker: a rejection redelivered
     # after it made v2 would otherwise be refused as an answer to a superseded version.
     if exports.was_recorded(tenant_id, order_id, request):

@@ -16,9 +16,11 @@ from botocore.exceptions import ClientError
 from meshline.dal.aws import client
 from meshline.dal.escalations import EscalationStore
 from meshline.dal.exports import Appended, ExportStore, VersionTaken
+from meshline.dal.scope import SYSTEM, Scope
 from meshline.dal.signatures import signature_problem
 from meshline.dal.tenants import TenantStore
 from meshline.domain import routing
+from meshline.domain.access import NotVisible
 from meshline.domain.exports import Export, Trigger, TriggerKind
 from meshline.domain.overrides import (
     OverrideRefused,
@@ -33,19 +35,25 @@ from meshline.observability import MetricUnit, logger, metrics
 from meshline.settings import OverrideSettings
 
 
-class UnknownOrder(LookupError):
-    pass
+class UnknownOrder(NotVisible):
+    """Answered like an order out of the caller's scope: 404 'no order <tenant>:<order> here'."""
 
 
 class StaleVersion(RuntimeError):
     pass
 
 
-def override(settings: OverrideSettings, tenant_id: str, order_id: str, request: OverrideRequest, now: datetime) -> Export:
-    exports = ExportStore(settings.exports_table)
+def override(settings: OverrideSettings, tenant_id: str, order_id: str, request: OverrideRequest, now: datetime,
+             scope: Scope = SYSTEM) -> Export:
+    """`scope`: an operator overrides only within its tenants, and signs as itself."""
+    exports = ExportStore(settings.exports_table, scope)
     stored = exports.latest_stored(tenant_id, order_id)
     if stored is None or stored.inputs is None:
-        raise UnknownOrder(f"tenant {tenant_id} has no order {order_id}")
+        raise UnknownOrder(f"order {tenant_id}:{order_id}")
+    if scope.caller is not None and request.signed_by.operator != scope.caller.party:
+        raise OverrideRefused(
+            f"the override is signed by {request.signed_by.operator}, but this credential is {scope.caller.party}'s: "
+            "operators submit their own overrides", status=403)
     current = stored.export
     if current.version != request.expected_version:
         raise StaleVersion(
@@ -61,7 +69,7 @@ def override(settings: OverrideSettings, tenant_id: str, order_id: str, request:
     tenants = TenantStore(settings.tenants_table)
     policy = tenants.active_policy(tenant_id)
     if policy is None:
-        raise UnknownOrder(f"tenant {tenant_id} has no policy")
+        raise UnknownOrder(f"policy of tenant {tenant_id}")
     check_override(request, current, policy)
     answers = exports.acknowledgements(tenant_id, order_id, current.version)
     trigger = Trigger(

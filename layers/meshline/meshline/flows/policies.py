@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from meshline.dal.exports import ExportStore
+from meshline.dal.scope import Scope
 from meshline.dal.tenants import TenantStore, UnknownTenant
 from meshline.domain.policy import PolicyDraft, PolicyVersionSummary, TenantPolicy
 from meshline.flows.replay import DryRunReport, Replayer, ReplayResult, dry_run
@@ -33,10 +34,10 @@ class DryRunRequest(BaseModel):
 
 
 class PolicyAdministration:
-    def __init__(self, settings: PolicyAdminSettings):
+    def __init__(self, settings: PolicyAdminSettings, scope: Scope):
         self.settings = settings
-        self.tenants = TenantStore(settings.tenants_table)
-        self.exports = ExportStore(settings.exports_table)
+        self.tenants = TenantStore(settings.tenants_table, scope)
+        self.exports = ExportStore(settings.exports_table, scope)
 
     def put(self, tenant_id: str, request: PutPolicyRequest, actor: str, now: datetime) -> PolicyVersionCreated:
         policy = self.tenants.put_policy(tenant_id, request.policy, request.expected_version, actor, now)
