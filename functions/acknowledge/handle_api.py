@@ -17,7 +17,8 @@ from meshline.dal.scope import Scope
 from meshline.domain.access import Role
 from meshline.clock import utc_now
 from meshline.domain.acknowledgements import AcknowledgementRequest
-from meshline.flows.acknowledge import AckOutcome, AckReceipt, MalformedExportId, acknowledge, parse_export_id
+from meshline.domain.exports import MalformedExportId, parse_export_id
+from meshline.flows.acknowledge import AckOutcome, AckReceipt, acknowledge
 from meshline.observability import follow_order, logger, metrics, tracer
 from meshline.settings import acknowledge_settings
 

@@ -11,7 +11,8 @@ from pydantic import Json
 
 from meshline.clock import utc_now
 from meshline.domain.acknowledgements import AcknowledgementRequest
-from meshline.flows.acknowledge import acknowledge, parse_export_id
+from meshline.domain.exports import parse_export_id
+from meshline.flows.acknowledge import acknowledge
 from meshline.observability import follow_order, logger, metrics, tracer
 from meshline.settings import acknowledge_settings
 

@@ -42,8 +42,9 @@ OPENAPI_VERSION = "2026.11"
 # One document per REST API; an API served by several functions merges their routes.
 OPENAPI = [
     ("operators-api", ["functions/administer_policies/handle_policies.py", "functions/acknowledge/handle_api.py",
-                       "functions/override_exports/handle_overrides.py"],
-     "Meshline operators' API: tenant policies, replay, warehouse acknowledgements, overrides"),
+                       "functions/override_exports/handle_overrides.py", "functions/read_orders/handle_reads.py"],
+     "Meshline operators' API: tenant policies, replay, warehouse acknowledgements, overrides, order histories, "
+     "the exception queue"),
 ]
 
 
@@ -92,8 +93,31 @@ def _openapi_documents() -> dict[str, dict[str, Any]]:
             merged.setdefault("components", {}).setdefault("schemas", {}).update(
                 document.get("components", {}).get("schemas", {})
             )
-        documents[f"openapi/{name}.openapi.json"] = merged
+        documents[f"openapi/{name}.openapi.json"] = _with_gateway_answers(merged)
     return documents
+
+
+def _with_gateway_answers(document: dict[str, Any]) -> dict[str, Any]:
+    """What API Gateway adds in front of every handler: the bearer credential the
+    MeshlineCredentials authorizer checks (template.yaml), and its own 401 and 429 answers."""
+    components = document.setdefault("components", {})
+    components["securitySchemes"] = {
+        "MeshlineCredential": {"type": "http", "scheme": "bearer", "bearerFormat": "mlk_<credential id>.<secret>",
+                               "description": "An operator's or a warehouse's credential, issued at onboarding."},
+    }
+    components.setdefault("schemas", {})["GatewayError"] = {
+        "title": "GatewayError", "type": "object", "required": ["message"],
+        "properties": {"message": {"type": "string"}},
+    }
+    document["security"] = [{"MeshlineCredential": []}]
+    gateway_error = {"application/json": {"schema": {"$ref": "#/components/schemas/GatewayError"}}}
+    for methods in document.get("paths", {}).values():
+        for operation in methods.values():
+            operation.setdefault("responses", {}).update({
+                "401": {"description": "No valid credential (answered by API Gateway's authorizer)", "content": gateway_error},
+                "429": {"description": "This credential's rate limit (its usage plan) is exceeded", "content": gateway_error},
+            })
+    return document
 
 
 def rendered() -> dict[str, str]:

@@ -72,6 +72,10 @@ DEMO_STOCK = {
 
 DEMO_OPERATORS = ("agency:alice", "agency:bob")
 
+# A second merchant of the same agency, run by another operator: what tenant isolation is tested against.
+OTHER_TENANT_POLICY = DEMO_POLICY.model_copy(update={"tenant_id": "globex", "name": "Globex: same warehouses, other merchant"})
+OTHER_TENANT_OPERATORS = ("agency:carol",)
+
 
 def seed_operators(stage: str, operators: tuple[str, ...] = DEMO_OPERATORS) -> None:
     """A signing key per operator, as onboarding would create it (ECC P-256, sign/verify)."""
@@ -110,7 +114,7 @@ def environment(runtime: LocalRuntime, function: str) -> dict[str, str]:
 
 
 def seed_tenant(runtime: LocalRuntime, profile: TenantPolicy = DEMO_POLICY, stock: dict | None = None,
-                secret: str = DEMO_SECRET) -> list[str]:
+                secret: str = DEMO_SECRET, operators: tuple[str, ...] = DEMO_OPERATORS) -> list[str]:
     """Stores the policy as the tenant's active version; returns the warehouse queue URLs it created."""
     tenants = TenantStore(environment(runtime, "DecideFunction")["TENANTS_TABLE"])
     tenants.put_policy(profile.tenant_id, profile.draft(), expected_version=profile.version - 1 or None,
@@ -127,7 +131,7 @@ def seed_tenant(runtime: LocalRuntime, profile: TenantPolicy = DEMO_POLICY, stoc
             Overwrite=True,
         )
     stage = runtime.deployed.parameters["Stage"]
-    seed_operators(stage)
+    seed_operators(stage, operators)
     urls = []
     for warehouse in profile.warehouses:
         name = warehouse_queue_name(stage, profile.tenant_id, warehouse.warehouse_id)

@@ -12,11 +12,9 @@ from meshline.domain.access import Caller, NotAllowed, NotVisible
 
 ERROR_DESCRIPTIONS = {
     400: "Refused: the message says why",
-    401: "No valid credential (API Gateway answers this before the handler runs)",
     403: "The caller may not act on this object",
     404: "No such tenant, version, order or export",
     409: "Conflict with the current state: a newer version exists",
-    429: "Too many requests on this credential (its usage plan's rate limit)",
 }
 
 

@@ -40,7 +40,7 @@ from meshline.dal.scope import SYSTEM, Scope, order_not_found
 from meshline.domain.access import NotVisible
 from meshline.domain.acknowledgements import Acknowledgement, AcknowledgementRequest
 from meshline.domain.exports import Export, canonical_json
-from meshline.domain.follow_ups import FollowUp, next_follow_up
+from meshline.domain.follow_ups import Attention, FollowUp, attention, next_follow_up
 from meshline.domain.replay import DecisionInputs
 from meshline.domain.types import format_utc
 
@@ -54,6 +54,7 @@ REFUSED_PREFIX = "REFUSED#"
 
 TENANT_ORDERS_INDEX = "TenantOrders"
 FOLLOW_UPS_INDEX = "FollowUps"
+ATTENTION_INDEX = "TenantAttention"
 HEAD = "HEAD"
 DUE_SHARDS = 4  # the sweep reads this many partitions of the index: no hot key at scale
 NOT_YET = "attribute_not_exists(pk)"
@@ -234,6 +235,10 @@ class ExportStore:
     def acknowledgement_documents(self, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
         return [json.loads(item["document"]["S"]) for item in self._query_prefix(tenant_id, order_id, ACK_PREFIX)]
 
+    def order_items(self, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
+        """Every item of an order's partition (versions, answers, refusals, escalation rungs) in one query."""
+        return self._query_prefix(tenant_id, order_id, "")
+
     def refused(self, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
         return [json.loads(item["document"]["S"]) for item in self._query_prefix(tenant_id, order_id, REFUSED_PREFIX)]
 
@@ -281,7 +286,7 @@ class ExportStore:
             {"Put": {"TableName": self.table, "Item": entry, "ConditionExpression": NOT_YET}},
         ]
 
-    def _head_put(self, export: Export, follow_up: FollowUp | None) -> dict[str, Any]:
+    def _head_put(self, export: Export, follow_up: FollowUp | None, needs: Attention | None = None) -> dict[str, Any]:
         item: dict[str, Any] = {
             "pk": self._order_pk(export.tenant_id, export.order_id),
             "sk": {"S": HEAD},
@@ -290,6 +295,13 @@ class ExportStore:
             "order_id": {"S": export.order_id},
             "version": {"N": str(export.version)},
         }
+        needs = needs or attention(export, follow_up)
+        if needs is not None:
+            item.update(
+                attention_tenant={"S": export.tenant_id},
+                attention_at={"S": format_utc(needs.deadline)},
+                attention={"S": needs.model_dump_json()},
+            )
         if follow_up is not None:
             shard = int(export.content_hash[:8], 16) % DUE_SHARDS
             item.update(
@@ -299,10 +311,11 @@ class ExportStore:
             )
         return {"Put": {"TableName": self.table, "Item": item}}
 
-    def put_head(self, export: Export, follow_up: FollowUp | None) -> None:
-        """Rewrite what the order waits for (the sweep, after acting without a new version)."""
+    def put_head(self, export: Export, follow_up: FollowUp | None, needs: Attention | None = None) -> None:
+        """Rewrite what the order waits for (the sweep, after acting without a new version);
+        `needs`: what the exception queue shows, when the sweep knows better (it escalated)."""
         client("dynamodb").transact_write_items(TransactItems=[
-            self._head_put(export, follow_up),
+            self._head_put(export, follow_up, needs),
             # Only while `export` is still the latest version: a newer one wrote its own HEAD.
             self._absent(self._order_pk(export.tenant_id, export.order_id), version_key(export.version + 1)),
         ])
@@ -321,6 +334,25 @@ class ExportStore:
             items = client("dynamodb").query(**request).get("Items", [])
             found += [(i["tenant_id"]["S"], i["order_id"]["S"], int(i["version"]["N"])) for i in items]
         return found[:limit * DUE_SHARDS]
+
+    def needing_attention(self, tenant_id: str, until: datetime, limit: int,
+                          after: dict[str, Any] | None = None) -> tuple[list[tuple[str, int, Attention]], dict | None]:
+        """(order, version, attention) of a tenant's open exceptions with a deadline before
+        `until`, earliest first; and the key to continue after, if there are more."""
+        self.scope.require_tenant(tenant_id, order_not_found(tenant_id, "*"))
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": ATTENTION_INDEX,
+            "KeyConditionExpression": "attention_tenant = :tenant AND attention_at <= :until",
+            "ExpressionAttributeValues": {":tenant": {"S": tenant_id}, ":until": {"S": format_utc(until)}},
+            "Limit": limit,
+        }
+        if after:
+            request["ExclusiveStartKey"] = after
+        response = client("dynamodb").query(**request)
+        found = [(item["order_id"]["S"], int(item["version"]["N"]), Attention.model_validate_json(item["attention"]["S"]))
+                 for item in response.get("Items", [])]
+        return found, response.get("LastEvaluatedKey")
 
     def _absent(self, pk: dict[str, str], sort_key: str) -> dict[str, Any]:
         return {
@@ -350,6 +382,9 @@ class ExportStore:
             "ExpressionAttributeValues": {":pk": self._order_pk(tenant_id, order_id), ":prefix": {"S": prefix}},
             "ConsistentRead": True,
         }
+        if not prefix:  # the whole partition
+            request["KeyConditionExpression"] = "pk = :pk"
+            del request["ExpressionAttributeValues"][":prefix"]
         while True:
             response = client("dynamodb").query(**request)
             items.extend(response.get("Items", []))
@@ -359,9 +394,11 @@ class ExportStore:
 
     def visible(self, tenant_id: str, order_id: str, version: int) -> dict[str, Any]:
         """One export version's document, if it exists and the scope may see it; else NotVisible."""
+        missing = f"export {tenant_id}:{order_id}:v{version}"
+        self.scope.require_tenant(tenant_id, lambda: NotVisible(missing))
         stored = self.stored(tenant_id, order_id, version)
         if stored is None:
-            raise NotVisible(f"export {tenant_id}:{order_id}:v{version}")
+            raise NotVisible(missing)
         return self.scope.require_export(stored.document)
 
     def stored(self, tenant_id: str, order_id: str, version: int) -> StoredExport | None:

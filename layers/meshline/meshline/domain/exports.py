@@ -280,6 +280,19 @@ class Export(_Frozen):
         return canonical_json(self.model_dump(mode="json"))
 
 
+class MalformedExportId(ValueError):
+    pass
+
+
+def parse_export_id(export_id: str) -> tuple[str, str, int]:
+    """'<tenant>:<order>:v<version>' -> (tenant, order, version)."""
+    tenant_id, _, rest = export_id.partition(":")
+    order_id, _, version = rest.rpartition(":")
+    if not tenant_id or not order_id or not version.startswith("v") or not version[1:].isdigit():
+        raise MalformedExportId(f"export_id '{export_id}' is not of the form '<tenant>:<order>:v<version>'")
+    return tenant_id, order_id, int(version[1:])
+
+
 def export_id_for(tenant_id: str, order_id: str, version: int) -> str:
     return f"{tenant_id}:{order_id}:v{version}"
 

@@ -14,10 +14,10 @@ From the current export and the answers to it:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from meshline.domain.acknowledgements import AckKind, Acknowledgement
 from meshline.domain.exports import ExceptionKind, Export, IntendedAction, LineAction, TriggerKind
@@ -60,3 +60,48 @@ def next_follow_up(export: Export, answers: list[Acknowledgement]) -> FollowUp |
 
 def is_due(follow_up: FollowUp | None, now: datetime) -> bool:
     return follow_up is not None and follow_up.due_at <= now
+
+
+class AttentionKind(StrEnum):
+    ESCALATED = "escalated"  # a person holds it, or its escalation ladder is climbing
+    BREACHED = "breached"  # nobody resolved the escalation: it sits in the human queue
+    AWAITING_ANSWER = "awaiting_answer"
+    AWAITING_SHIPMENT = "awaiting_shipment"
+    BACKORDERED = "backordered"
+
+
+class Attention(BaseModel):
+    """Why an order is on the operators' exception queue, whose move it is, and by when."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: AttentionKind
+    deadline: UtcDatetime = Field(description="When it breaches (escalations) or lapses (ship_by, acknowledge_by, promise).")
+    owner: str = Field(description="The export's owning party.")
+    reason: str = Field(description="The exception path it is on, or what it waits for.")
+
+
+_FOLLOW_UP_ATTENTION = {
+    FollowUpKind.AWAIT_ANSWER: AttentionKind.AWAITING_ANSWER,
+    FollowUpKind.AWAIT_SHIPMENT: AttentionKind.AWAITING_SHIPMENT,
+    FollowUpKind.REVIEW: AttentionKind.BACKORDERED,
+}
+
+
+def attention(export: Export, follow_up: FollowUp | None) -> Attention | None:
+    """What the exception queue shows for an order's current export; None when nothing is open."""
+    path = export.exception_path
+    if path.kind is ExceptionKind.HUMAN_QUEUE and export.trigger.kind is TriggerKind.ESCALATION_BREACHED:
+        return Attention(kind=AttentionKind.BREACHED, deadline=export.created_at, owner=export.owning_party,
+                         reason=f"escalation breached ({path.on})")
+    if export.intended_action is IntendedAction.HOLD_FOR_REVIEW:
+        # The ladder's rungs run one after another from the held version: it breaches at the end.
+        breach_at = export.created_at + timedelta(minutes=sum(rung.within_minutes for rung in path.ladder))
+        return Attention(kind=AttentionKind.ESCALATED, deadline=breach_at, owner=export.owning_party,
+                         reason=f"held for review ({path.on})")
+    if follow_up is None:
+        return None
+    waiting = ", ".join(follow_up.warehouses)
+    reason = f"{follow_up.kind} from {waiting}" if waiting else str(follow_up.kind)
+    return Attention(kind=_FOLLOW_UP_ATTENTION[follow_up.kind], deadline=follow_up.due_at,
+                     owner=export.owning_party, reason=reason)

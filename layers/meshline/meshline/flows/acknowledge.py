@@ -22,7 +22,7 @@ from meshline.dal.tenants import TenantStore
 from meshline.domain import routing
 from meshline.domain.access import NotVisible
 from meshline.domain.acknowledgements import AckKind, AcknowledgementRequest, Refusal, admit
-from meshline.domain.exports import Trigger, TriggerKind
+from meshline.domain.exports import Trigger, TriggerKind, parse_export_id
 from meshline.domain.follow_ups import next_follow_up
 from meshline.domain.rejections import plan_after_cancel_refusal, plan_after_rejection
 from meshline.domain.replay import DecisionInputs
@@ -58,18 +58,6 @@ class AckResult:
 
     def receipt(self) -> AckReceipt:
         return AckReceipt(outcome=self.outcome, message=self.message, sequence=self.sequence, new_export_id=self.new_export_id)
-
-
-class MalformedExportId(ValueError):
-    pass
-
-
-def parse_export_id(export_id: str) -> tuple[str, str, int]:
-    tenant_id, _, rest = export_id.partition(":")
-    order_id, _, version = rest.rpartition(":")
-    if not tenant_id or not order_id or not version.startswith("v") or not version[1:].isdigit():
-        raise MalformedExportId(f"export_id '{export_id}' is not of the form '<tenant>:<order>:v<version>'")
-    return tenant_id, order_id, int(version[1:])
 
 
 def acknowledge(settings: AcknowledgeSettings, request: AcknowledgementRequest, now: datetime,

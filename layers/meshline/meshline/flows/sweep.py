@@ -23,7 +23,7 @@ from meshline.domain import routing
 from meshline.domain.acknowledgements import Acknowledgement
 from meshline.domain.escalations import lapsing_escalation_for
 from meshline.domain.exports import LineAction, Trigger, TriggerKind
-from meshline.domain.follow_ups import FollowUp, FollowUpKind, is_due, next_follow_up
+from meshline.domain.follow_ups import Attention, AttentionKind, FollowUp, FollowUpKind, is_due, next_follow_up
 from meshline.domain.rejections import plan_after_silence, plan_after_stock_change
 from meshline.domain.replay import DecisionInputs
 from meshline.observability import MetricUnit, follow_order, logger, metrics, stop_following
@@ -62,7 +62,7 @@ def sweep(settings: SweepSettings, now: datetime) -> SweepReport:
                 if reviewed:
                     report.rerouted.append(reviewed)
             else:
-                escalated = _lapsing(settings, exports, tenants, stored)
+                escalated = _lapsing(settings, exports, tenants, stored, now)
                 if escalated:
                     report.escalated.append(escalated)
         except (VersionTaken, AckSequenceTaken):
@@ -119,7 +119,8 @@ def _review(
     return export.export_id
 
 
-def _lapsing(settings: SweepSettings, exports: ExportStore, tenants: TenantStore, stored: StoredExport) -> str | None:
+def _lapsing(settings: SweepSettings, exports: ExportStore, tenants: TenantStore, stored: StoredExport,
+             now: datetime) -> str | None:
     current = stored.export
     policy = tenants.policy_version(current.tenant_id, current.decision_version.policy_version)
     escalation = lapsing_escalation_for(current, policy, settings.escalation_seconds_per_minute)
@@ -127,5 +128,10 @@ def _lapsing(settings: SweepSettings, exports: ExportStore, tenants: TenantStore
         escalation_runs.start(settings.escalation_state_machine_arn, escalation)
         metrics.add_metric(name="SlaLapsing", unit=MetricUnit.Count, value=1)
         logger.warning("ship-by lapsing: escalated", extra={"export_id": current.export_id})
-    exports.put_head(current, None)  # escalated (or nobody to escalate to): the sweep stops chasing it
+    needs = None
+    if escalation is not None:
+        breach_at = now + timedelta(seconds=sum(rung.timeout_seconds for rung in escalation.ladder))
+        needs = Attention(kind=AttentionKind.ESCALATED, deadline=breach_at, owner=current.owning_party,
+                          reason=f"ship_by lapsed ({escalation.reason})")
+    exports.put_head(current, None, needs)  # escalated (or nobody to escalate to): the sweep stops chasing it
     return current.export_id if escalation is not None else None

@@ -1,0 +1,173 @@
+"""The operators' read API: an export, an order's whole history, its chain, the exception queue.
+
+Every read goes through stores built for the caller's scope (`meshline.dal.scope`), so
+what another tenant or warehouse owns is never read, only reported as not found.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from meshline.dal.escalations import ESCALATION_PREFIX
+from meshline.dal.exports import (
+    ACK_PREFIX,
+    REFUSED_PREFIX,
+    VERSION_PREFIX,
+    ExportStore,
+)
+from meshline.dal.scope import Scope
+from meshline.domain.access import NotVisible
+from meshline.domain.acknowledgements import Acknowledgement
+from meshline.domain.audit import verify_chain
+from meshline.domain.exports import Export, OverrideRecord, parse_export_id
+from meshline.domain.follow_ups import AttentionKind
+from meshline.domain.types import UtcDatetime
+from meshline.settings import ReadSettings
+
+MAX_PAGE = 200
+MAX_HORIZON_HOURS = 24 * 30
+
+
+class ChainVerification(BaseModel):
+    order_id: str
+    verified: bool = Field(description="Every hash recomputed and every link between versions and answers holds.")
+    versions: int
+    answers: int
+    problems: list[str] = Field(default_factory=list, description="What does not hold, entry by entry.")
+
+
+class RefusedAnswer(BaseModel):
+    request: dict[str, Any] = Field(description="The answer as the warehouse sent it.")
+    reason: str
+    refused_at: UtcDatetime
+
+
+class OverrideEntry(BaseModel):
+    export_id: str = Field(description="The version the override created.")
+    override: OverrideRecord
+    justification: str | None = None
+
+
+class EscalationStep(BaseModel):
+    """A rung of an escalation ladder that was handed to someone. Its task token stays
+    stored: whoever holds a token can end the escalation, so no API ever shows it."""
+
+    export_version: int
+    rung: int
+    contact: str
+    reason: str
+    handed_at: UtcDatetime
+
+
+class OrderHistory(BaseModel):
+    tenant_id: str
+    order_id: str
+    versions: list[Export] = Field(description="Every export version, oldest first.")
+    acknowledgements: list[Acknowledgement] = Field(description="Warehouse answers in chain order.")
+    refused: list[RefusedAnswer] = Field(description="Answers that were refused, kept as records outside the chain.")
+    overrides: list[OverrideEntry]
+    escalations: list[EscalationStep]
+    chain: ChainVerification
+
+
+class ExceptionEntry(BaseModel):
+    export_id: str
+    order_id: str
+    version: int
+    kind: AttentionKind
+    deadline: UtcDatetime
+    seconds_left: int = Field(description="Until the deadline; negative once it has passed.")
+    owner: str
+    reason: str
+
+
+class ExceptionQueue(BaseModel):
+    tenant_id: str
+    until: UtcDatetime = Field(description="Entries with a deadline up to this time, earliest first.")
+    entries: list[ExceptionEntry]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")
+
+
+class BadCursor(ValueError):
+    pass
+
+
+class Reads:
+    def __init__(self, settings: ReadSettings, scope: Scope):
+        self.exports = ExportStore(settings.exports_table, scope)
+
+    def export(self, export_id: str) -> dict[str, Any]:
+        tenant_id, order_id, version = parse_export_id(export_id)
+        return self.exports.visible(tenant_id, order_id, version)
+
+    def history(self, tenant_id: str, order_id: str) -> OrderHistory:
+        items = self.exports.order_items(tenant_id, order_id)
+        documents = [json.loads(i["document"]["S"]) for i in items if i["sk"]["S"].startswith(VERSION_PREFIX)]
+        if not documents:
+            raise NotVisible(f"order {tenant_id}:{order_id}")
+        answers = [json.loads(i["document"]["S"]) for i in items if i["sk"]["S"].startswith(ACK_PREFIX)]
+        report = verify_chain(documents, answers)
+        versions = [Export.model_validate(document) for document in documents]
+        return OrderHistory(
+            tenant_id=tenant_id,
+            order_id=order_id,
+            versions=versions,
+            acknowledgements=[Acknowledgement.model_validate(answer) for answer in answers],
+            refused=[RefusedAnswer.model_validate_json(i["document"]["S"]) for i in items
+                     if i["sk"]["S"].startswith(REFUSED_PREFIX)],
+            overrides=[OverrideEntry(export_id=v.export_id, override=v.override, justification=v.justification)
+                       for v in versions if v.override is not None],
+            escalations=[_step(i) for i in items if i["sk"]["S"].startswith(ESCALATION_PREFIX)],
+            chain=ChainVerification(order_id=order_id, verified=report.verified, versions=report.versions,
+                                    answers=len(answers), problems=report.problems),
+        )
+
+    def verification(self, tenant_id: str, order_id: str) -> ChainVerification:
+        return self.history(tenant_id, order_id).chain
+
+    def exceptions(self, tenant_id: str, now: datetime, within_hours: int, limit: int,
+                   cursor: str | None) -> ExceptionQueue:
+        if not 1 <= limit <= MAX_PAGE:
+            raise ValueError(f"limit: between 1 and {MAX_PAGE}, got {limit}")
+        if not 1 <= within_hours <= MAX_HORIZON_HOURS:
+            raise ValueError(f"within_hours: between 1 and {MAX_HORIZON_HOURS}, got {within_hours}")
+        until = now + timedelta(hours=within_hours)
+        found, after = self.exports.needing_attention(tenant_id, until, limit, _decode(cursor, tenant_id))
+        entries = [
+            ExceptionEntry(export_id=f"{tenant_id}:{order_id}:v{version}", order_id=order_id, version=version,
+                           kind=needs.kind, deadline=needs.deadline,
+                           seconds_left=int((needs.deadline - now).total_seconds()), owner=needs.owner,
+                           reason=needs.reason)
+            for order_id, version, needs in found
+        ]
+        return ExceptionQueue(tenant_id=tenant_id, until=until, entries=entries,
+                              next_cursor=_encode(after) if after else None)
+
+
+def _step(item: dict[str, Any]) -> EscalationStep:
+    task = json.loads(item["document"]["S"])
+    return EscalationStep(export_version=task["export_version"], rung=task["rung"], contact=task["contact"],
+                          reason=task["reason"], handed_at=item["handed_at"]["S"])
+
+
+def _encode(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+
+
+def _decode(cursor: str | None, tenant_id: str) -> dict[str, Any] | None:
+    """A cursor is the index key to continue after; one of another tenant's is refused."""
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError):
+        raise BadCursor("cursor: not a cursor this API gave out") from None
+    if not isinstance(key, dict) or key.get("attention_tenant", {}).get("S") != tenant_id:
+        raise BadCursor("cursor: not a cursor this API gave out for this tenant")
+    return key
