@@ -42,9 +42,10 @@ OPENAPI_VERSION = "2026.11"
 # One document per REST API; an API served by several functions merges their routes.
 OPENAPI = [
     ("operators-api", ["functions/administer_policies/handle_policies.py", "functions/acknowledge/handle_api.py",
-                       "functions/override_exports/handle_overrides.py", "functions/read_orders/handle_reads.py"],
+                       "functions/override_exports/handle_overrides.py", "functions/read_orders/handle_reads.py",
+                       "functions/onboard_tenants/handle_onboarding.py"],
      "Meshline operators' API: tenant policies, replay, warehouse acknowledgements, overrides, order histories, "
-     "the exception queue"),
+     "the exception queue, onboarding"),
 ]
 
 
@@ -97,22 +98,43 @@ def _openapi_documents() -> dict[str, dict[str, Any]]:
     return documents
 
 
+def _signed_operations() -> set[tuple[str, str]]:
+    """(method, path) of the routes template.yaml puts behind SigV4 (AWS_IAM) instead of credentials."""
+    import os
+
+    from meshline_local.provision import translate
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    body = translate()["Resources"]["AdminApi"]["Properties"]["Body"]
+    return {(method, path) for path, methods in body["paths"].items() for method, operation in methods.items()
+            if any("AWS_IAM" in requirement for requirement in operation.get("security", []))}
+
+
 def _with_gateway_answers(document: dict[str, Any]) -> dict[str, Any]:
-    """What API Gateway adds in front of every handler: the bearer credential the
-    MeshlineCredentials authorizer checks (template.yaml), and its own 401 and 429 answers."""
+    """What API Gateway adds in front of every handler (template.yaml): the bearer credential
+    the MeshlineCredentials authorizer checks, or SigV4 on the onboarding routes, and its
+    own 401/403 and 429 answers."""
     components = document.setdefault("components", {})
     components["securitySchemes"] = {
         "MeshlineCredential": {"type": "http", "scheme": "bearer", "bearerFormat": "mlk_<credential id>.<secret>",
                                "description": "An operator's or a warehouse's credential, issued at onboarding."},
+        "AwsSigV4": {"type": "apiKey", "in": "header", "name": "Authorization",
+                     "description": "AWS Signature Version 4 by an IAM principal allowed execute-api:Invoke."},
     }
+    signed = _signed_operations()
     components.setdefault("schemas", {})["GatewayError"] = {
         "title": "GatewayError", "type": "object", "required": ["message"],
         "properties": {"message": {"type": "string"}},
     }
     document["security"] = [{"MeshlineCredential": []}]
     gateway_error = {"application/json": {"schema": {"$ref": "#/components/schemas/GatewayError"}}}
-    for methods in document.get("paths", {}).values():
-        for operation in methods.values():
+    for path, methods in document.get("paths", {}).items():
+        for method, operation in methods.items():
+            if (method, path) in signed:
+                operation["security"] = [{"AwsSigV4": []}]
+                operation.setdefault("responses", {})["403"] = {
+                    "description": "Not signed, or signed by a principal not allowed to invoke it", "content": gateway_error}
+                continue
             operation.setdefault("responses", {}).update({
                 "401": {"description": "No valid credential (answered by API Gateway's authorizer)", "content": gateway_error},
                 "429": {"description": "This credential's rate limit (its usage plan) is exceeded", "content": gateway_error},

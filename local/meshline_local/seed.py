@@ -93,8 +93,8 @@ def seed_credentials(runtime: LocalRuntime, profile: TenantPolicy = DEMO_POLICY,
     from meshline.clock import utc_now
     from meshline.dal.credentials import CredentialStore
 
-    store = CredentialStore(environment(runtime, "AuthorizeCallersFunction")["TENANTS_TABLE"],
-                            runtime.deployed.physical["OperatorsUsagePlan"])
+    onboarding = environment(runtime, "OnboardTenantsFunction")
+    store = CredentialStore(onboarding["TENANTS_TABLE"], onboarding["USAGE_PLAN_NAME"])
     tokens = {}
     for operator in operators:
         _, tokens[operator] = store.issue({"role": "operator", "party": operator, "tenants": [profile.tenant_id]}, utc_now())

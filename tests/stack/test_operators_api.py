@@ -22,8 +22,8 @@ OPENAPI = Path(__file__).resolve().parents[2] / "schemas" / "openapi" / "operato
 
 
 def credentials(stack) -> CredentialStore:
-    return CredentialStore(stack.env["AuthorizeCallersFunction"]["TENANTS_TABLE"],
-                           stack.runtime.deployed.physical["OperatorsUsagePlan"])
+    onboarding = stack.env["OnboardTenantsFunction"]
+    return CredentialStore(onboarding["TENANTS_TABLE"], onboarding["USAGE_PLAN_NAME"])
 
 
 def raw_call(stack, method, path, headers, body=b""):
@@ -179,31 +179,47 @@ def probes(order_id, export, operator="agency:carol"):
         ("get", "/tenants/{tenant_id}/orders/{order_id}/history"): None,
         ("get", "/tenants/{tenant_id}/orders/{order_id}/verification"): None,
         ("get", "/tenants/{tenant_id}/exceptions"): None,
+        # Onboarding is SigV4 only: a globex operator must not mint itself an acme credential.
+        ("post", "/tenants"): {"tenant_id": "acme", "policy": policy, "platform_secrets": {"shopify": "taken-over"}},
+        ("post", "/credentials"): {"role": "operator", "party": operator, "tenants": ["acme"]},
+        ("post", "/credentials/{credential_id}/rotation"): None,
+        ("delete", "/credentials/{credential_id}"): None,
     }
 
 
 def operations():
+    """(method, path) -> whether the route is behind SigV4 rather than credentials."""
     document = json.loads(OPENAPI.read_text())
-    return sorted((method, path) for path, methods in document["paths"].items() for method in methods)
+    return {(method, path): operation.get("security") == [{"AwsSigV4": []}]
+            for path, methods in document["paths"].items() for method, operation in methods.items()}
 
 
-def concrete(path, order_id, export):
-    return path.format(tenant_id="acme", order_id=order_id, export_id=export["export_id"], version=1)
+def concrete(path, order_id, export, credential_id="x"):
+    return path.format(tenant_id="acme", order_id=order_id, export_id=export["export_id"], version=1,
+                       credential_id=credential_id)
 
 
 def test_every_route_answers_another_tenants_operator_404_with_no_data(stack, two_tenants):
     order_id, export = two_tenants
     table = probes(order_id, export)
-    assert sorted(table) == operations(), "a route of the OpenAPI has no probe: add one"
+    signed_only = operations()
+    assert sorted(table) == sorted(signed_only), "a route of the OpenAPI has no probe: add one"
     before = stack.exports.order_items("acme", order_id)
     acme_policy = stack.tenants.active_policy("acme")
+    alice = stack.tokens["agency:alice"].removeprefix("mlk_").split(".")[0]
     for (method, path), body in table.items():
         as_ = "globex:east" if path == "/acknowledgements" else "globex:agency:carol"
-        status, answer_ = stack.call(method.upper(), concrete(path, order_id, export), body, as_=as_)
+        invocations = len(stack.runtime.invoker.invocations)
+        status, answer_ = stack.call(method.upper(), concrete(path, order_id, export, alice), body, as_=as_)
+        if signed_only[(method, path)]:
+            assert (status, set(answer_)) == (403, {"message"}), (method, path, status, answer_)
+            assert stack.runtime.invoker.invocations[invocations:] == [], "no handler may run for it"
+            continue
         assert status == 404, (method, path, status, answer_)
         assert set(answer_) == {"error", "message"} and answer_["error"] == "not_found", (method, path, answer_)
     assert stack.exports.order_items("acme", order_id) == before  # nothing written into acme's order
     assert stack.tenants.active_policy("acme") == acme_policy
+    assert stack.call("GET", "/tenants/acme/policy", as_="agency:alice")[0] == 200  # alice was not rotated or revoked
 
 
 def test_another_tenants_objects_answer_exactly_like_missing_ones(stack, two_tenants):

@@ -80,7 +80,7 @@ class AuthorizerSettings(_Environment):
 
 
 class OnboardingSettings(_OrderTables):
-    usage_plan_id: str = Field(alias="USAGE_PLAN_ID")
+    usage_plan_name: str = Field(alias="USAGE_PLAN_NAME")
     tenant_parameter_prefix: str = Field(alias="TENANT_PARAMETER_PREFIX", pattern=r"^/.*[^/]$")
     rotation_overlap_hours: PositiveInt = Field(alias="ROTATION_OVERLAP_HOURS", default=24)
 

@@ -34,9 +34,9 @@ def credential_key(credential_id: str) -> dict[str, dict[str, str]]:
 
 
 class CredentialStore:
-    def __init__(self, table: str, usage_plan_id: str | None = None):
+    def __init__(self, table: str, usage_plan_name: str | None = None):
         self.table = table
-        self.usage_plan_id = usage_plan_id
+        self.usage_plan_name = usage_plan_name
 
     def get(self, credential_id: str) -> Credential | None:
         item = client("dynamodb").get_item(TableName=self.table, Key=credential_key(credential_id)).get("Item")
@@ -91,10 +91,22 @@ class CredentialStore:
             raise
 
     def _register_usage_key(self, credential_id: str) -> str:
-        if not self.usage_plan_id:
-            raise ValueError("issuing a credential needs the operators' API usage plan (USAGE_PLAN_ID)")
+        plan_id = usage_plan_id(self.usage_plan_name)
         value = secrets.token_hex(20)
         apigateway = client("apigateway")
         key = apigateway.create_api_key(name=f"meshline-credential-{credential_id}", value=value, enabled=True)
-        apigateway.create_usage_plan_key(usagePlanId=self.usage_plan_id, keyId=key["id"], keyType="API_KEY")
+        apigateway.create_usage_plan_key(usagePlanId=plan_id, keyId=key["id"], keyType="API_KEY")
         return value
+
+
+def usage_plan_id(name: str | None) -> str:
+    """Found by name: the plan refers to the API, whose routes refer to the onboarding
+    function, so the function cannot be given the plan's id without a circular reference.
+    Not cached: credentials are issued rarely, and a redeployed plan has a new id."""
+    if not name:
+        raise ValueError("issuing a credential needs the operators' API usage plan (USAGE_PLAN_NAME)")
+    for page in client("apigateway").get_paginator("get_usage_plans").paginate():
+        for plan in page.get("items", []):
+            if plan.get("name") == name:
+                return plan["id"]
+    raise LookupError(f"no usage plan named '{name}'")
