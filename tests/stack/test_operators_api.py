@@ -80,7 +80,7 @@ def test_roles_are_enforced_on_every_kind_of_action(stack):
     first = latest(stack, order_id)
     holder = warehouse_of(first)
     status, refused = stack.call("GET", "/tenants/acme/policy", as_=holder)
-    assert (status, refused["message"]) == (403, "a warehouse credential cannot administer policies; it takes a operator credential")
+    assert (status, refused["message"]) == (403, "a warehouse credential cannot administer policies; it takes an operator credential")
     assert stack.call("GET", f"/tenants/acme/orders/{order_id}/history", as_=holder)[0] == 403
     assert stack.call("GET", "/tenants/acme/exceptions", as_=holder)[0] == 403
     status, refused = stack.call("POST", "/acknowledgements", answer(first, holder, "accepted", "by-op"), as_="agency:alice")

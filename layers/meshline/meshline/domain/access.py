@@ -70,7 +70,7 @@ class Caller(BaseModel):
 
     def require_role(self, role: Role, doing: str) -> None:
         if self.role is not role:
-            raise NotAllowed(f"a {self.role} credential cannot {doing}; it takes a {role} credential")
+            raise NotAllowed(f"{_a(self.role)} credential cannot {doing}; it takes {_a(role)} credential")
 
     def can_see_warehouses(self, tenant_id: str, warehouses: Iterable[str]) -> bool:
         """An export, answer or history entry is visible to a warehouse only if it names it."""
@@ -97,6 +97,10 @@ class Caller(BaseModel):
             tenants=tuple(t for t in str(context["tenants"]).split(",") if t),
             warehouse_id=context.get("warehouse_id") or None,
         )
+
+
+def _a(role: Role) -> str:
+    return f"an {role}" if role is Role.OPERATOR else f"a {role}"
 
 
 class SecretHash(BaseModel):
