@@ -45,13 +45,18 @@ def service_level_named(method_names: Iterable[str]) -> ServiceLevel:
 
 def line_items(document: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """Each of `line_items`, with the prefix that names it in an error ('line_items[2].')."""
-    items = document.get("line_items")
+    return each_item(document.get("line_items"), "line_items")
+
+
+def each_item(items: Any, name: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Each object of the non-empty list `items`, with the prefix that names it in an error
+    ('products[2].')."""
     if not isinstance(items, list) or not items:
-        raise InvalidOrder("line_items must be a non-empty list")
+        raise InvalidOrder(f"{name} must be a non-empty list")
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
-            raise InvalidOrder(f"line_items[{index}] must be an object")
-        yield f"line_items[{index}].", item
+            raise InvalidOrder(f"{name}[{index}] must be an object")
+        yield f"{name}[{index}].", item
 
 
 def positive_quantity(item: Mapping[str, Any], where: str) -> int:
@@ -62,6 +67,11 @@ def positive_quantity(item: Mapping[str, Any], where: str) -> int:
 
 
 def invalid_order_from(error: ValidationError) -> InvalidOrder:
+    return InvalidOrder(first_problem(error))
+
+
+def first_problem(error: ValidationError) -> str:
+    """'lines.0.quantity: Input should be greater than 0'"""
     first = error.errors()[0]
     location = ".".join(str(part) for part in first["loc"])
-    return InvalidOrder(f"{location}: {first['msg']}")
+    return f"{location}: {first['msg']}"
