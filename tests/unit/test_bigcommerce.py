@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from meshline.dal import bigcommerce_store
 from meshline.dal.bigcommerce_store import HttpStoreApi, StoreApiError, check_api_base, documented_store, public_address
 from meshline.domain.errors import InvalidOrder
 from meshline.domain.orders import OrderStatus, ServiceLevel

@@ -32,11 +32,18 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from meshline.domain.errors import InvalidOrder
-from meshline.domain.orders import Address, Order, OrderLine, OrderStatus, Platform
-from meshline.platforms.common import each_item, invalid_order_from, positive_quantity, require, service_level_named
+from meshline.domain.orders import Address, Order, OrderLine, Platform
+from meshline.platforms.common import (
+    canonical_order,
+    each_item,
+    naming_the_field,
+    positive_quantity,
+    require,
+    service_level_named,
+)
 from meshline.platforms.signing import any_matches, hmac_sha256_base64
 
 API_HOST = "api.bigcommerce.com"
@@ -228,23 +235,17 @@ def normalize_order(
     platform_id = str(webhook_order_id)
     cancelled = order.get("status_id") == CANCELLED_STATUS_ID
     shipping = _shipping_address(shipping_addresses)
-    try:
-        return Order(
-            tenant_id=tenant_id,
-            order_id=f"{Platform.BIGCOMMERCE}-{platform_id}",
-            platform=Platform.BIGCOMMERCE,
-            platform_order_id=platform_id,
-            order_name=f"#{platform_id}",
-            placed_at=_rfc2822(require(order, "date_created"), "date_created"),
-            status=OrderStatus.CANCELLED if cancelled else OrderStatus.OPEN,
+    with naming_the_field():
+        return canonical_order(
+            Platform.BIGCOMMERCE, platform_id, tenant_id,
             cancelled_at=_rfc2822(order.get("date_modified"), "date_modified") if cancelled else None,
             cancel_reason="cancelled in BigCommerce" if cancelled else None,
+            order_name=f"#{platform_id}",
+            placed_at=_rfc2822(require(order, "date_created"), "date_created"),
             service_level=service_level_named([str(shipping[1].get("shipping_method") or "")] if shipping else []),
             destination=_address(*shipping) if shipping else None,
             lines=_lines(products),
         )
-    except ValidationError as error:
-        raise invalid_order_from(error) from None
 
 
 def _region_code(country: str, state: Any) -> str | None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from meshline.domain.errors import InvalidOrder
-from meshline.domain.orders import ServiceLevel
+from meshline.domain.orders import Order, OrderStatus, Platform, ServiceLevel
 
 EXPRESS_WORDS = ("express", "priority", "2-day", "two day", "expedited")
 OVERNIGHT_WORDS = ("overnight", "next day", "next-day", "1-day")
@@ -75,3 +77,28 @@ def first_problem(error: ValidationError) -> str:
     first = error.errors()[0]
     location = ".".join(str(part) for part in first["loc"])
     return f"{location}: {first['msg']}"
+
+
+@contextmanager
+def naming_the_field() -> Iterator[None]:
+    """Around building a canonical order: a value its models refuse becomes an InvalidOrder
+    naming the field."""
+    try:
+        yield
+    except ValidationError as error:
+        raise invalid_order_from(error) from None
+
+
+def canonical_order(platform: Platform, platform_id: str, tenant_id: str, *, cancelled_at: datetime | None,
+                    cancel_reason: str | None, **fields: Any) -> Order:
+    """`platform`'s order `platform_id` as a canonical order, cancelled when `cancelled_at` is set."""
+    return Order(
+        tenant_id=tenant_id,
+        order_id=f"{platform}-{platform_id}",
+        platform=platform,
+        platform_order_id=platform_id,
+        status=OrderStatus.CANCELLED if cancelled_at else OrderStatus.OPEN,
+        cancelled_at=cancelled_at,
+        cancel_reason=cancel_reason,
+        **fields,
+    )
