@@ -81,18 +81,19 @@ def check_api_base(api_base: str, extra_hosts: Iterable[str] = ()) -> str:
     except ValueError as error:
         raise StoreApiError(f"BigCommerce API base {api_base!r} is not a URL: {error}") from None
     host = (parts.hostname or "").rstrip(".")
-    refusal = (
-        "it must use https" if parts.scheme != "https"
-        else "it must not carry credentials" if parts.username is not None or parts.password is not None
-        else "it must not name a port other than 443" if port not in (None, 443)
-        else "it must be an origin only (no path, query or fragment)" if parts.path not in ("", "/") or parts.query or parts.fragment
-        else "it names no host" if not host
-        else "an IP address may not be called, only an allowed host name" if _is_ip_literal(host)
-        else "localhost may not be called" if host == "localhost" or host.endswith(".localhost")
-        else f"its host is not allowed (allowed: {', '.join(sorted(allowed))}; others need the BigCommerceApiHosts parameter)"
-        if host not in allowed
-        else None
+    checks = (
+        (parts.scheme != "https", "it must use https"),
+        (parts.username is not None or parts.password is not None, "it must not carry credentials"),
+        (port not in (None, 443), "it must not name a port other than 443"),
+        (parts.path not in ("", "/") or bool(parts.query) or bool(parts.fragment),
+         "it must be an origin only (no path, query or fragment)"),
+        (not host, "it names no host"),
+        (_is_ip_literal(host), "an IP address may not be called, only an allowed host name"),
+        (host == "localhost" or host.endswith(".localhost"), "localhost may not be called"),
+        (host not in allowed,
+         f"its host is not allowed (allowed: {', '.join(sorted(allowed))}; others need the BigCommerceApiHosts parameter)"),
     )
+    refusal = next((reason for refused, reason in checks if refused), None)
     if refusal:
         raise StoreApiError(f"BigCommerce API base {api_base!r} refused: {refusal}")
     return f"https://{host}"
