@@ -15,6 +15,9 @@ def test_the_demo_runs_end_to_end_and_shows_a_rejection_and_reroute():
     assert "401  a forged webhook" in out
     assert "202  the real WooCommerce sample (order.created, #727): accepted" in out
     assert "acme:woocommerce-727:v1  [route]  chain verified" in out
+    assert "202  the real BigCommerce callback (store/order/created, order 250; read from the recorded store): accepted" in out
+    assert "acme:bigcommerce-250:v1  [route]  chain verified" in out
+    assert "lines        S-ORAN×1→west, ABS×1→west" in out
     assert "→ acme:shopify-1001:v2: warehouse east rejected line(s) 100101 (out_of_stock): re-route 1 of 2, 1 line(s) to west" in out
     assert "API 409        east answers the superseded acme:shopify-1001:v1" in out
     assert "chain BROKEN" not in out and "(MISSING)" not in out

@@ -1,4 +1,5 @@
-"""API Gateway -> ingest: POST /webhooks/{platform}/{tenant_id}, platform shopify or woocommerce.
+"""API Gateway -> ingest: POST /webhooks/{platform}/{tenant_id}, platform shopify, woocommerce,
+bigcommerce or generic (docs/SOURCES.md).
 
 Answers 202 once the order is safely on the inbox queue; routing happens asynchronously.
 """
@@ -28,7 +29,8 @@ def _refused(error: IngestRefused) -> Response:
     )
 
 
-_REASONS = {400: "bad_request", 401: "unauthorized", 404: "not_found", 409: "conflict", 413: "payload_too_large"}
+_REASONS = {400: "bad_request", 401: "unauthorized", 404: "not_found", 409: "conflict", 413: "payload_too_large",
+            503: "unavailable"}
 
 
 @app.post("/webhooks/<platform>/<tenant_id>")
@@ -43,7 +45,8 @@ def receive_webhook(platform: str, tenant_id: str) -> Response:
     body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
     headers = {name.lower(): value for name, value in (event.headers or {}).items()}
     result = ingest_order(ingest_settings(), source, tenant_id, headers, body, utc_now())
-    follow_order(tenant_id, result.order_id)
+    if result.order_id:
+        follow_order(tenant_id, result.order_id)
     logger.info("webhook handled", extra={"outcome": str(result.outcome), "delivery_id": result.delivery_id})
     accepted = result.outcome is Outcome.ACCEPTED
     return Response(

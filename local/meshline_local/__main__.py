@@ -28,6 +28,8 @@ from meshline_local.runtime import LocalRuntime, print_line
 from meshline_local.samples import (
     DEMO_SECRET,
     DEMO_TENANT,
+    bigcommerce_body,
+    bigcommerce_headers,
     routable_body,
     sample_body,
     shopify_headers,
@@ -171,8 +173,8 @@ def run_demo(args: argparse.Namespace) -> int:
         warehouse_queues = seed_tenant(runtime)
         tokens = seed_credentials(runtime)
         tap_url = add_bus_tap(runtime)
-        print(f"» seeded tenant '{DEMO_TENANT}' (2 warehouses, stock, webhook secret in SSM, credentials for "
-              f"{', '.join(tokens)}) and a bus tap queue")
+        print(f"» seeded tenant '{DEMO_TENANT}' (2 warehouses, stock, webhook secrets and a recorded BigCommerce store "
+              f"in SSM, credentials for {', '.join(tokens)}) and a bus tap queue")
         api = runtime.serve_http("127.0.0.1", args.api_port or free_port())
         base = f"http://127.0.0.1:{api.server_address[1]}/{args.stage}/webhooks/shopify/{DEMO_TENANT}"
         print(f"» local API on {base}\n")
@@ -185,12 +187,17 @@ def run_demo(args: argparse.Namespace) -> int:
             print(f"  {status}  {label}: {detail}")
             if status == 202:
                 accepted.append(answer["order_id"])
-        woo_body = woocommerce_body()
-        status, answer = post(base.replace("/webhooks/shopify/", "/webhooks/woocommerce/"), woo_body,
-                              woocommerce_headers(woo_body, delivery_id="wc-delivery-727"))
-        print(f"  {status}  the real WooCommerce sample (order.created, #727): {answer.get('status') or answer.get('message', '')}")
-        if status == 202:
-            accepted.append(answer["order_id"])
+        woo_body, bc_body = woocommerce_body(), bigcommerce_body()
+        for source, label, body, headers in (
+            ("woocommerce", "the real WooCommerce sample (order.created, #727)", woo_body,
+             woocommerce_headers(woo_body, delivery_id="wc-delivery-727")),
+            ("bigcommerce", "the real BigCommerce callback (store/order/created, order 250; read from the recorded store)",
+             bc_body, bigcommerce_headers(bc_body, webhook_id="msg_bc_delivery_250")),
+        ):
+            status, answer = post(base.replace("/webhooks/shopify/", f"/webhooks/{source}/"), body, headers)
+            print(f"  {status}  {label}: {answer.get('status') or answer.get('message', '')}")
+            if status == 202:
+                accepted.append(answer["order_id"])
         started = time.perf_counter()
         runtime.settle()
         print(f"\n» decide and publish ran for every accepted order in {time.perf_counter() - started:.2f} s")

@@ -19,6 +19,7 @@ from meshline.domain.exports import Export
 from meshline.domain.orders import Order
 from meshline.domain.acknowledgements import AcknowledgementRequest
 from meshline.domain.inventory import StockSnapshot
+from meshline.platforms.bigcommerce import StoreConfig
 from meshline.platforms.generic import GenericOrder
 from meshline.domain.policy import PolicyDraft, TenantPolicy
 
@@ -35,6 +36,7 @@ DOCUMENTS: dict[str, type[BaseModel]] = {
     "messages/order-received.schema.json": OrderReceived,
     "messages/acknowledgement.schema.json": AcknowledgementRequest,
     "sources/generic-order.schema.json": GenericOrder,
+    "sources/bigcommerce-store.schema.json": StoreConfig,
 }
 
 

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from meshline.platforms import shopify, signing
+from meshline.platforms import bigcommerce, shopify, signing
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -24,6 +24,7 @@ DEMO_SHOP_DOMAIN = "acme-outfitters.myshopify.com"
 DEMO_SECRET = "meshline-demo-shopify-secret"
 DEMO_WOO_SECRET = "meshline-demo-woocommerce-secret"
 DEMO_GENERIC_SECRET = "meshline-demo-generic-secret"
+DEMO_BIGCOMMERCE_SECRET = "meshline-demo-bigcommerce-client-secret"
 
 
 @cache
@@ -130,6 +131,26 @@ def woocommerce_headers(body: bytes, secret: str = DEMO_WOO_SECRET, delivery_id:
         "X-WC-Webhook-Signature": signing.sign(body, secret),
         "X-WC-Webhook-ID": "7",
         "X-WC-Webhook-Delivery-ID": delivery_id,
+    }
+
+
+def bigcommerce_body() -> bytes:
+    """The real BigCommerce store/order/created callback (tests/fixtures/bigcommerce), byte for byte."""
+    return (FIXTURES / "bigcommerce" / "store-order-created.json").read_bytes()
+
+
+def bigcommerce_headers(body: bytes, secret: str = DEMO_BIGCOMMERCE_SECRET, webhook_id: str = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W",
+                        timestamp: int | None = None) -> dict[str, str]:
+    """The headers BigCommerce sends with a callback, signed per Standard Webhooks with `secret`
+    at `timestamp` (Unix seconds; now by default)."""
+    import time
+
+    sent_at = str(int(time.time()) if timestamp is None else timestamp)
+    return {
+        "Content-Type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": sent_at,
+        "webhook-signature": bigcommerce.sign(webhook_id, sent_at, body, secret),
     }
 
 

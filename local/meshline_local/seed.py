@@ -1,4 +1,4 @@
-"""Seed a tenant: its profile, stock, Shopify webhook secret and warehouse queues.
+"""Seed a tenant: its profile, stock, webhook secrets, BigCommerce store and warehouse queues.
 
 Works against any endpoint the process's boto3 clients point at (moto here).
 """
@@ -9,13 +9,21 @@ from datetime import date
 
 from meshline.dal.aws import client
 from meshline.dal.publication import warehouse_queue_name
-from meshline.dal.secrets import parameter_name
+from meshline.dal.bigcommerce_store import STORE_PARAMETER
+from meshline.dal.secrets import parameter_name, tenant_path
 from meshline.dal.signatures import operator_key_alias
 from meshline.dal.tenants import TenantStore
 from meshline.domain.orders import Address, GeoPoint
 from meshline.domain.policy import BusinessCalendar, TenantPolicy, Warehouse
+from meshline.platforms.bigcommerce import StoreConfig
 from meshline_local.runtime import LocalRuntime
-from meshline_local.samples import DEMO_GENERIC_SECRET, DEMO_SECRET, DEMO_TENANT, DEMO_WOO_SECRET
+from meshline_local.samples import (
+    DEMO_BIGCOMMERCE_SECRET,
+    DEMO_GENERIC_SECRET,
+    DEMO_SECRET,
+    DEMO_TENANT,
+    DEMO_WOO_SECRET,
+)
 
 US_HOLIDAYS_2026 = [date(2026, 11, 26), date(2026, 12, 25), date(2027, 1, 1)]
 
@@ -67,7 +75,16 @@ DEMO_STOCK = {
     # The real WooCommerce sample order's two lines (its first has no SKU: product 93 stands in).
     "product-93": {"east": 10, "west": 4},
     "Bar3": {"east": 6},
+    # The documented BigCommerce order's towel and the brewing system bundled with it (a kit):
+    # only the west holds both.
+    "S-ORAN": {"east": 4, "west": 8},
+    "ABS": {"west": 3},
 }
+
+# The demo merchant's BigCommerce store: the documented API base (it passes the allow-list
+# like any other), answered from the recorded responses the local stack has
+# (template parameter BigCommerceRecordings); no API token is needed for those.
+DEMO_BIGCOMMERCE_STORE = StoreConfig(store_hash="abcde", recorded=True)
 
 
 DEMO_OPERATORS = ("agency:alice", "agency:bob")
@@ -125,11 +142,16 @@ def seed_tenant(runtime: LocalRuntime, profile: TenantPolicy = DEMO_POLICY, stoc
     client("ssm").put_parameter(
         Name=parameter_name(prefix, profile.tenant_id, "shopify"), Value=secret, Type="SecureString", Overwrite=True
     )
-    for platform, platform_secret in (("woocommerce", DEMO_WOO_SECRET), ("generic", DEMO_GENERIC_SECRET)):
+    for platform, platform_secret in (("woocommerce", DEMO_WOO_SECRET), ("generic", DEMO_GENERIC_SECRET),
+                                      ("bigcommerce", DEMO_BIGCOMMERCE_SECRET)):
         client("ssm").put_parameter(
             Name=parameter_name(prefix, profile.tenant_id, platform), Value=platform_secret, Type="SecureString",
             Overwrite=True,
         )
+    client("ssm").put_parameter(
+        Name=tenant_path(prefix, profile.tenant_id, STORE_PARAMETER), Value=DEMO_BIGCOMMERCE_STORE.model_dump_json(),
+        Type="String", Overwrite=True,
+    )
     stage = runtime.deployed.parameters["Stage"]
     seed_operators(stage, operators)
     urls = []

@@ -13,10 +13,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from meshline.dal import aws
-from meshline_local.provision import Deployed, deploy, translate
+from meshline_local.provision import ROOT, Deployed, deploy, translate
 from meshline_local.runtime import LocalRuntime
 
 DEFAULT_STATE_DIR = Path(".meshline-local")
+# What the local stack sets that a real deployment leaves at its default: there is no
+# BigCommerce store to ask from a laptop, so its recorded responses stand in for one.
+LOCAL_PARAMETERS = {"BigCommerceRecordings": str(ROOT / "tests" / "fixtures" / "bigcommerce")}
 
 
 def free_port() -> int:
@@ -86,7 +89,7 @@ def start_runtime(endpoint_url: str, stage: str = "local", state_dir: Path = DEF
     """Deploy the template into moto, or reattach to what an earlier run deployed there.
     `parameters` override the template's parameter defaults, as `sam deploy
     --parameter-overrides` does."""
-    overrides = {**(parameters or {}), "Stage": stage}
+    overrides = {**LOCAL_PARAMETERS, **(parameters or {}), "Stage": stage}
     use_endpoint(endpoint_url)
     state_dir = Path(state_dir)
     state_file = state_dir / "deployed.json"

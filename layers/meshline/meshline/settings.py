@@ -28,6 +28,14 @@ class IngestSettings(_Environment):
     tenant_parameter_prefix: str = Field(alias="TENANT_PARAMETER_PREFIX", pattern=r"^/.*[^/]$")
     dedup_days: PositiveInt = Field(alias="WEBHOOK_DEDUP_DAYS", default=30)
     max_body_bytes: PositiveInt = Field(alias="MAX_WEBHOOK_BYTES", default=512 * 1024)
+    # BigCommerce: hosts besides api.bigcommerce.com that a tenant's API base may name
+    # (comma-separated), and the recorded responses the local stack answers with.
+    bigcommerce_api_hosts: str = Field(alias="BIGCOMMERCE_API_HOSTS", default="")
+    bigcommerce_recordings: str = Field(alias="BIGCOMMERCE_RECORDINGS", default="")
+
+    @property
+    def bigcommerce_extra_hosts(self) -> list[str]:
+        return [host.strip() for host in self.bigcommerce_api_hosts.split(",") if host.strip()]
 
 
 class _OrderTables(_Environment):

@@ -1,4 +1,4 @@
-"""Per-tenant webhook secrets, through Powertools parameters (SSM SecureString, cached)."""
+"""Per-tenant webhook secrets and source settings, through Powertools parameters (SSM, cached)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,30 @@ class SecretNotFound(LookupError):
 
 def webhook_secrets(prefix: str, tenant_id: str, platform: str) -> list[str]:
     """The secrets that currently verify this tenant's webhooks from this platform."""
-    name = parameter_name(prefix, tenant_id, platform)
+    return [tenant_parameter(prefix, tenant_id, _webhook_secret(platform))]
+
+
+def tenant_parameter(prefix: str, tenant_id: str, name: str) -> str:
+    """`<prefix>/<tenant_id>/<name>`, decrypted when it is a SecureString; SecretNotFound
+    (naming the parameter, never its value) when it does not exist."""
+    path = tenant_path(prefix, tenant_id, name)
     try:
-        value = parameters.get_parameter(name, decrypt=True, max_age=SECRET_CACHE_SECONDS)
+        value = parameters.get_parameter(path, decrypt=True, max_age=SECRET_CACHE_SECONDS)
     except GetParameterError as error:
         if "ParameterNotFound" in str(error.__cause__ or error):
-            raise SecretNotFound(name) from None
+            raise SecretNotFound(path) from None
         raise
-    return [str(value)]
+    return str(value)
+
+
+def tenant_path(prefix: str, tenant_id: str, name: str) -> str:
+    return f"{prefix}/{tenant_id}/{name}"
 
 
 def parameter_name(prefix: str, tenant_id: str, platform: str) -> str:
-    return f"{prefix}/{tenant_id}/{platform}-webhook-secret"
+    """Where this tenant's webhook secret for this platform lives."""
+    return tenant_path(prefix, tenant_id, _webhook_secret(platform))
+
+
+def _webhook_secret(platform: str) -> str:
+    return f"{platform}-webhook-secret"

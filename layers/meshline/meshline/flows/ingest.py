@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from meshline.dal import bigcommerce_store
 from meshline.dal.aws import client
 from meshline.dal.receipts import Delivery, WebhookReceipts
 from meshline.dal.secrets import SecretNotFound, webhook_secrets
@@ -18,7 +19,7 @@ from meshline.domain.exports import Trigger, TriggerKind
 from meshline.domain.orders import Order, OrderStatus, Platform
 from meshline.domain.types import format_utc
 from meshline.observability import MetricUnit, logger, metrics
-from meshline.platforms import generic, shopify, woocommerce
+from meshline.platforms import bigcommerce, generic, shopify, woocommerce
 from meshline.platforms.common import parse_body
 from meshline.platforms.signing import signature_matches
 from meshline.settings import IngestSettings
@@ -41,14 +42,16 @@ class Outcome(StrEnum):
 @dataclass(frozen=True)
 class IngestResult:
     outcome: Outcome
-    order_id: str
+    order_id: str | None  # None: an ignored delivery about something else than an order
     delivery_id: str
     first_received_at: str
 
 
 @dataclass(frozen=True)
 class WebhookSource:
-    """How one platform signs, names and identifies its order webhooks."""
+    """How one platform signs, names and identifies its order webhooks: as Shopify,
+    WooCommerce and the generic source do, a signature of the raw body in a header and the
+    order itself as the body. BigCommerce overrides the steps it does otherwise."""
 
     platform: Platform
     name: str  # as people write it, for messages
@@ -56,8 +59,107 @@ class WebhookSource:
     topic_header: str
     delivery_headers: tuple[str, ...]  # the first present identifies the delivery
     topics: Mapping[str, TriggerKind | None]  # None: an update, acted on only when it cancels the order
-    normalize: Callable[[Mapping[str, Any], str], Order]
+    normalize: Callable[[Mapping[str, Any], str], Order] | None
     recorded_headers: Mapping[str, str] = field(default_factory=dict)  # delivery_ids key -> header
+    ignores_other_topics: bool = False  # False: an unknown topic is refused (400)
+
+    def authenticate(self, headers: Mapping[str, str], body: bytes, secrets: list[str], now: datetime) -> None:
+        signature = headers.get(self.signature_header.lower())
+        if not signature:
+            raise IngestRefused(401, f"missing {self.signature_header} header")
+        if not signature_matches(body, signature, secrets):
+            raise _forged(f"{self.signature_header} does not match the body signed with this tenant's secret")
+
+    def topic(self, headers: Mapping[str, str], body: bytes) -> str:
+        return headers.get(self.topic_header.lower(), "")
+
+    def ignored(self, topic: str, body: bytes) -> IgnoredDelivery | None:
+        """A well-formed delivery that cannot change what Meshline decided, known before the order is read."""
+        return None
+
+    def read_order(self, settings: IngestSettings, tenant_id: str, body: bytes) -> Order:
+        try:
+            return self.normalize(parse_body(body), tenant_id)
+        except MeshlineError as error:
+            raise IngestRefused(400, f"cannot read the order: {error}") from None
+
+
+@dataclass(frozen=True)
+class IgnoredDelivery:
+    order_id: str | None
+
+
+def _forged(message: str) -> IngestRefused:
+    metrics.add_metric(name="WebhooksForged", unit=MetricUnit.Count, value=1)
+    return IngestRefused(401, message)
+
+
+@dataclass(frozen=True)
+class BigCommerceSource(WebhookSource):
+    """BigCommerce (meshline.platforms.bigcommerce): Standard Webhooks signatures, the event
+    named in the body (`scope`), and a thin body, so the order is read from the store's API."""
+
+    def authenticate(self, headers: Mapping[str, str], body: bytes, secrets: list[str], now: datetime) -> None:
+        problem = bigcommerce.header_problem(headers, now)
+        if problem:
+            raise IngestRefused(401, problem)
+        if not bigcommerce.signature_matches(headers, body, secrets):
+            raise _forged(f"{bigcommerce.SIGNATURE_HEADER} does not match the delivery signed with this tenant's secret")
+
+    def topic(self, headers: Mapping[str, str], body: bytes) -> str:
+        return bigcommerce.scope(self._callback(body))
+
+    def ignored(self, topic: str, body: bytes) -> IgnoredDelivery | None:
+        callback = self._callback(body)
+        order_id = self._order_id(callback)
+        named = f"{self.platform}-{order_id}" if order_id else None
+        if topic not in self.topics or order_id is None:
+            # BigCommerce retries anything but a 2xx for two days and then deactivates the
+            # webhook: events Meshline does not act on are answered 200 `ignored`, not 400.
+            return IgnoredDelivery(named)
+        status = bigcommerce.new_status_id(callback)
+        if topic == bigcommerce.ORDER_STATUS_UPDATED and status is not None and status != bigcommerce.CANCELLED_STATUS_ID:
+            return IgnoredDelivery(named)  # only a cancellation changes a decision; no need to ask the store
+        return None
+
+    def read_order(self, settings: IngestSettings, tenant_id: str, body: bytes) -> Order:
+        order_id = self._order_id(self._callback(body))
+        # A failed fetch answers 503 before anything is stored, as every failure of ingest
+        # does: no receipt is written and nothing is enqueued, so BigCommerce's retry (after
+        # 1, 3, 5, 10... minutes, for 48 hours) arrives as a first delivery and is read then.
+        # Parking the webhook on a queue of our own instead would need its own worker and
+        # DLQ; BigCommerce's retry schedule already is one. BigCommerceFetchesFailed has an
+        # alarm, so a store that stays unreachable is seen before BigCommerce gives up and
+        # deactivates the webhook.
+        try:
+            store = bigcommerce_store.open_store(settings.tenant_parameter_prefix, tenant_id,
+                                                 settings.bigcommerce_extra_hosts, settings.bigcommerce_recordings or None)
+            order = store.order(order_id)
+            products = store.order_products(order_id)
+            addresses = store.order_shipping_addresses(order_id)
+        except bigcommerce_store.StoreApiError as error:
+            metrics.add_metric(name="BigCommerceFetchesFailed", unit=MetricUnit.Count, value=1)
+            logger.warning("BigCommerce order not fetched", extra={"reason": str(error)})
+            raise IngestRefused(503, f"order {order_id} could not be read from the store, so this delivery was not "
+                                     f"accepted (send it again): {error}") from None
+        try:
+            return bigcommerce.normalize_order(order_id, order, products, addresses, tenant_id)
+        except MeshlineError as error:
+            raise IngestRefused(400, f"cannot read the order: {error}") from None
+
+    @staticmethod
+    def _callback(body: bytes) -> Mapping[str, Any]:
+        try:
+            return parse_body(body)
+        except MeshlineError as error:
+            raise IngestRefused(400, f"cannot read the callback: {error}") from None
+
+    @staticmethod
+    def _order_id(callback: Mapping[str, Any]) -> int | None:
+        try:
+            return bigcommerce.order_id(callback)
+        except MeshlineError as error:
+            raise IngestRefused(400, f"cannot read the callback: {error}") from None
 
 
 SHOPIFY = WebhookSource(
@@ -92,7 +194,18 @@ GENERIC = WebhookSource(
     normalize=generic.normalize_order,
     recorded_headers={"delivery_id": generic.DELIVERY_ID_HEADER},
 )
-SOURCES = {source.platform.value: source for source in (SHOPIFY, WOOCOMMERCE, GENERIC)}
+BIGCOMMERCE = BigCommerceSource(
+    platform=Platform.BIGCOMMERCE,
+    name="BigCommerce",
+    signature_header="webhook-signature",
+    topic_header="scope",  # a field of the body, not a header
+    delivery_headers=(bigcommerce.ID_HEADER,),
+    topics={bigcommerce.ORDER_CREATED: TriggerKind.ORDER_CREATED, bigcommerce.ORDER_STATUS_UPDATED: None},
+    normalize=None,
+    recorded_headers={"webhook_id": bigcommerce.ID_HEADER},
+    ignores_other_topics=True,
+)
+SOURCES = {source.platform.value: source for source in (SHOPIFY, WOOCOMMERCE, GENERIC, BIGCOMMERCE)}
 
 
 def ingest_order(
@@ -106,25 +219,20 @@ def ingest_order(
         secrets = webhook_secrets(settings.tenant_parameter_prefix, tenant_id, platform)
     except SecretNotFound:
         raise IngestRefused(404, f"unknown tenant '{tenant_id}' (no {source.name} webhook secret is configured)") from None
-    signature = headers.get(source.signature_header.lower())
-    if not signature:
-        raise IngestRefused(401, f"missing {source.signature_header} header")
-    if not signature_matches(body, signature, secrets):
-        metrics.add_metric(name="WebhooksForged", unit=MetricUnit.Count, value=1)
-        raise IngestRefused(401, f"{source.signature_header} does not match the body signed with this tenant's secret")
+    source.authenticate(headers, body, secrets, now)
 
-    topic = headers.get(source.topic_header.lower(), "")
-    if topic not in source.topics:
+    topic = source.topic(headers, body)
+    if topic not in source.topics and not source.ignores_other_topics:
         raise IngestRefused(400, f"unsupported {source.topic_header} {topic!r}; supported: {sorted(source.topics)}")
     delivery_id = next((headers[name] for name in source.delivery_headers if headers.get(name)), None)
     if not delivery_id:
         names = " (and ".join(header.title() for header in source.delivery_headers) + ")" * (len(source.delivery_headers) - 1)
         raise IngestRefused(400, f"missing {names}: cannot deduplicate")
+    ignored = source.ignored(topic, body)
+    if ignored:
+        return IngestResult(Outcome.IGNORED, ignored.order_id, delivery_id, format_utc(now))
 
-    try:
-        order = source.normalize(parse_body(body), tenant_id)
-    except MeshlineError as error:
-        raise IngestRefused(400, f"cannot read the order: {error}") from None
+    order = source.read_order(settings, tenant_id, body)
     kind = source.topics[topic]
     if kind is None:  # an update: only a cancellation changes what Meshline decided
         if order.status is not OrderStatus.CANCELLED:

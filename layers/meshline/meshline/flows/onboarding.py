@@ -29,6 +29,7 @@ class Platform(StrEnum):
     SHOPIFY = "shopify"
     WOOCOMMERCE = "woocommerce"
     GENERIC = "generic"
+    BIGCOMMERCE = "bigcommerce"  # its store and API token are put beside it (docs/SOURCES.md)
 
 
 class TenantOnboarding(BaseModel):

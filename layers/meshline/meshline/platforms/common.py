@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from meshline.domain.errors import InvalidOrder
-from meshline.domain.orders import ServiceLevel
+from meshline.domain.orders import Order, OrderStatus, Platform, ServiceLevel
 
 EXPRESS_WORDS = ("express", "priority", "2-day", "two day", "expedited")
 OVERNIGHT_WORDS = ("overnight", "next day", "next-day", "1-day")
@@ -45,13 +47,18 @@ def service_level_named(method_names: Iterable[str]) -> ServiceLevel:
 
 def line_items(document: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """Each of `line_items`, with the prefix that names it in an error ('line_items[2].')."""
-    items = document.get("line_items")
+    return each_item(document.get("line_items"), "line_items")
+
+
+def each_item(items: Any, name: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Each object of the non-empty list `items`, with the prefix that names it in an error
+    ('products[2].')."""
     if not isinstance(items, list) or not items:
-        raise InvalidOrder("line_items must be a non-empty list")
+        raise InvalidOrder(f"{name} must be a non-empty list")
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
-            raise InvalidOrder(f"line_items[{index}] must be an object")
-        yield f"line_items[{index}].", item
+            raise InvalidOrder(f"{name}[{index}] must be an object")
+        yield f"{name}[{index}].", item
 
 
 def positive_quantity(item: Mapping[str, Any], where: str) -> int:
@@ -62,6 +69,36 @@ def positive_quantity(item: Mapping[str, Any], where: str) -> int:
 
 
 def invalid_order_from(error: ValidationError) -> InvalidOrder:
+    return InvalidOrder(first_problem(error))
+
+
+def first_problem(error: ValidationError) -> str:
+    """'lines.0.quantity: Input should be greater than 0'"""
     first = error.errors()[0]
     location = ".".join(str(part) for part in first["loc"])
-    return InvalidOrder(f"{location}: {first['msg']}")
+    return f"{location}: {first['msg']}"
+
+
+@contextmanager
+def naming_the_field() -> Iterator[None]:
+    """Around building a canonical order: a value its models refuse becomes an InvalidOrder
+    naming the field."""
+    try:
+        yield
+    except ValidationError as error:
+        raise invalid_order_from(error) from None
+
+
+def canonical_order(platform: Platform, platform_id: str, tenant_id: str, *, cancelled_at: datetime | None,
+                    cancel_reason: str | None, **fields: Any) -> Order:
+    """`platform`'s order `platform_id` as a canonical order, cancelled when `cancelled_at` is set."""
+    return Order(
+        tenant_id=tenant_id,
+        order_id=f"{platform}-{platform_id}",
+        platform=platform,
+        platform_order_id=platform_id,
+        status=OrderStatus.CANCELLED if cancelled_at else OrderStatus.OPEN,
+        cancelled_at=cancelled_at,
+        cancel_reason=cancel_reason,
+        **fields,
+    )

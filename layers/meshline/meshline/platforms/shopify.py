@@ -9,10 +9,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from meshline.domain.errors import InvalidOrder
-from meshline.domain.orders import Address, GeoPoint, Order, OrderLine, OrderStatus, Platform, ServiceLevel
+from meshline.domain.orders import Address, GeoPoint, Order, OrderLine, Platform, ServiceLevel
 from meshline.platforms.common import (  # noqa: F401 - parse_body is part of this adapter's API
-    invalid_order_from,
+    canonical_order,
     line_items,
+    naming_the_field,
     parse_body,
     positive_quantity,
     require,
@@ -115,17 +116,13 @@ def normalize_order(document: Mapping[str, Any], tenant_id: str) -> Order:
     """A Shopify order resource (the `orders/create` webhook body) as a canonical order."""
     platform_id = str(require(document, "id"))
     cancelled_at = document.get("cancelled_at")
-    try:
-        return Order(
-            tenant_id=tenant_id,
-            order_id=f"{Platform.SHOPIFY}-{platform_id}",
-            platform=Platform.SHOPIFY,
-            platform_order_id=platform_id,
-            order_name=document.get("name") or None,
-            placed_at=_timestamp(require(document, "created_at"), "created_at"),
-            status=OrderStatus.CANCELLED if cancelled_at else OrderStatus.OPEN,
+    with naming_the_field():
+        return canonical_order(
+            Platform.SHOPIFY, platform_id, tenant_id,
             cancelled_at=_timestamp(cancelled_at, "cancelled_at") if cancelled_at else None,
             cancel_reason=document.get("cancel_reason") or None,
+            order_name=document.get("name") or None,
+            placed_at=_timestamp(require(document, "created_at"), "created_at"),
             test=bool(document.get("test", False)),
             service_level=_service_level(document),
             destination=_address(document.get("shipping_address")),
@@ -133,5 +130,3 @@ def normalize_order(document: Mapping[str, Any], tenant_id: str) -> Order:
             tags=[tag.strip() for tag in str(document.get("tags") or "").split(",") if tag.strip()],
             promotions=_promotions(document),
         )
-    except ValidationError as error:
-        raise invalid_order_from(error) from None

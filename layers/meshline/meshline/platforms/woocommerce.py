@@ -12,11 +12,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from meshline.domain.errors import InvalidOrder
-from meshline.domain.orders import Address, Order, OrderLine, OrderStatus, Platform
-from meshline.platforms.common import invalid_order_from, line_items, positive_quantity, require, service_level_named
+from meshline.domain.orders import Address, Order, OrderLine, Platform
+from meshline.platforms.common import (
+    canonical_order,
+    line_items,
+    naming_the_field,
+    positive_quantity,
+    require,
+    service_level_named,
+)
 
 SIGNATURE_HEADER = "x-wc-webhook-signature"
 TOPIC_HEADER = "x-wc-webhook-topic"
@@ -76,17 +81,13 @@ def normalize_order(document: Mapping[str, Any], tenant_id: str) -> Order:
     """A WooCommerce order resource (an `order.created` / `order.updated` body) as a canonical order."""
     platform_id = str(require(document, "id"))
     cancelled = document.get("status") == "cancelled"
-    try:
-        return Order(
-            tenant_id=tenant_id,
-            order_id=f"{Platform.WOOCOMMERCE}-{platform_id}",
-            platform=Platform.WOOCOMMERCE,
-            platform_order_id=platform_id,
-            order_name=f"#{document.get('number') or platform_id}",
-            placed_at=_gmt(require(document, "date_created_gmt"), "date_created_gmt"),
-            status=OrderStatus.CANCELLED if cancelled else OrderStatus.OPEN,
+    with naming_the_field():
+        return canonical_order(
+            Platform.WOOCOMMERCE, platform_id, tenant_id,
             cancelled_at=_gmt(document.get("date_modified_gmt"), "date_modified_gmt") if cancelled else None,
             cancel_reason="cancelled in WooCommerce" if cancelled else None,
+            order_name=f"#{document.get('number') or platform_id}",
+            placed_at=_gmt(require(document, "date_created_gmt"), "date_created_gmt"),
             service_level=service_level_named(
                 str(line.get("method_title") or line.get("method_id") or "")
                 for line in document.get("shipping_lines") or [] if isinstance(line, Mapping)
@@ -95,5 +96,3 @@ def normalize_order(document: Mapping[str, Any], tenant_id: str) -> Order:
             lines=_lines(document),
             promotions=[str(c["code"]) for c in document.get("coupon_lines") or [] if isinstance(c, Mapping) and c.get("code")],
         )
-    except ValidationError as error:
-        raise invalid_order_from(error) from None
