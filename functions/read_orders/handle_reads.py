@@ -20,7 +20,7 @@ from meshline.api import answer_access_errors, answer_validation_errors_by_field
 from meshline.clock import utc_now
 from meshline.dal.scope import Scope
 from meshline.domain.access import Role
-from meshline.domain.exports import Export, MalformedExportId
+from meshline.domain.exports import EXPORT_ID_PATTERN, Export, MalformedExportId
 from meshline.flows.reads import MAX_HORIZON_HOURS, MAX_PAGE, BadCursor, ChainVerification, ExceptionQueue, OrderHistory, Reads
 from meshline.observability import follow_order, logger, metrics, tracer
 from meshline.settings import read_settings
@@ -48,7 +48,7 @@ def _reads(operators_only: str | None = None) -> Reads:
 
 @app.get("/exports/<export_id>", responses=documented(400, 404))
 @tracer.capture_method
-def get_export(export_id: Annotated[str, Path(min_length=5, max_length=140)]) -> Export:
+def get_export(export_id: Annotated[str, Path(pattern=EXPORT_ID_PATTERN, max_length=140)]) -> Export:
     return Export.model_validate(_reads().export(export_id))
 
 

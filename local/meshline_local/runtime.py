@@ -601,7 +601,11 @@ class LocalRuntime:
                     return 502, {"Content-Type": "application/json"}, json.dumps({"message": f"Internal server error: {error}"}).encode()
                 payload = response.get("body") or ""
                 raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
-                return int(response.get("statusCode", 200)), dict(response.get("headers") or {}), raw
+                # REST proxy integrations may answer in `multiValueHeaders` (Powertools does); API Gateway merges both.
+                answered = dict(response.get("headers") or {})
+                for name, values in (response.get("multiValueHeaders") or {}).items():
+                    answered[name] = ", ".join(values)
+                return int(response.get("statusCode", 200)), answered, raw
         return 404, {"Content-Type": "application/json"}, json.dumps({"message": f"no route for {method} {path}"}).encode()
 
     def forget_authorizations(self) -> None:

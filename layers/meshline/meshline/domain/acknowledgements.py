@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
-from meshline.domain.exports import AckLink, Export, LineAction, content_hash
+from meshline.domain.exports import EXPORT_ID_PATTERN, AckLink, Export, LineAction, content_hash
 from meshline.domain.types import OrderId, Sha256Hex, TenantId, UtcDatetime, WarehouseId
 
 
@@ -55,7 +55,7 @@ class AcknowledgementRequest(_Frozen):
         min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$",
         description="The warehouse's own id for this answer; sending it again changes nothing.",
     )
-    export_id: str = Field(min_length=1, description="The export answered, e.g. 'acme:shopify-1001:v1'.")
+    export_id: str = Field(pattern=EXPORT_ID_PATTERN, description="The export answered, e.g. 'acme:shopify-1001:v1'.")
     warehouse_id: WarehouseId
     kind: AckKind
     at: UtcDatetime = Field(description="When it happened at the warehouse.")

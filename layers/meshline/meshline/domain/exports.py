@@ -18,6 +18,9 @@ from meshline.domain.types import OrderId, Party, Sha256Hex, TenantId, UtcDateti
 EXPORT_SCHEMA_ID = "https://meshline.dev/schemas/export.schema.json"
 
 
+EXPORT_ID_PATTERN = r"^[a-z0-9-]+:[a-z]+-[A-Za-z0-9_.-]+:v[0-9]+$"
+
+
 class IntendedAction(StrEnum):
     ROUTE = "route"
     SPLIT = "split"
@@ -225,7 +228,7 @@ class Export(_Frozen):
     )
 
     schema_version: Literal["1"] = "1"
-    export_id: str = Field(pattern=r"^[a-z0-9-]+:[a-z]+-[A-Za-z0-9_.-]+:v[0-9]+$")
+    export_id: str = Field(pattern=EXPORT_ID_PATTERN)
     tenant_id: TenantId
     order_id: OrderId
     version: PositiveInt
