@@ -34,3 +34,28 @@ def test_the_aws_calls_benchmark_counts_each_path_by_function_and_operation(caps
     assert "DecideFunction               dynamodb:TransactWriteItems" in output
     assert "PublishFunction              sqs:SendMessage" in output
     assert "happy path:" in output and "(goal <= 4:" in output
+
+
+def test_the_cost_benchmark_prices_each_path_by_service_against_the_idempotency_baseline(capsys, monkeypatch):
+    from bench import cost
+
+    assert cost.item_bytes({"pk": {"S": "abc"}, "n": {"N": "12345"}, "m": {"M": {"a": {"BOOL": True}}}}) == 5 + 5 + 7
+    original = cost.run
+    monkeypatch.setattr(cost, "run", lambda orders, keep: original(2, keep))
+    assert cost.main(quick=True) == 0
+    output = capsys.readouterr().out
+    totals = {}
+    for block in output.split("\n\n"):
+        lines = block.splitlines()
+        if lines and lines[0].endswith("billed requests per order"):
+            rows = {line.split()[0]: line.split() for line in lines[2:]}
+            totals[lines[0].split()[0]] = rows["total"]
+            assert int(rows["DynamoDB"][1]) >= 5 and float(rows["DynamoDB"][-3]) > 1.0  # several calls; > $1 per million
+            assert "WRU" in " ".join(rows["DynamoDB"]) and "GB-s arm64" in " ".join(rows["Lambda"])
+    assert list(totals) == ["happy", "reroute", "escalation"]
+    dollars = [float(totals[path][-3]) for path in totals]
+    assert 5 < dollars[0] < dollars[1] < dollars[2] < 2000, dollars  # each path adds to the one before
+    for row in totals.values():  # idempotency costs more than Meshline's own markers, but not wildly more
+        assert 0.5 < float(row[-1]) < 1.0, row
+    assert "Step Functions" in output.split("escalation path")[1] and "Step Functions" not in output.split("reroute path")[0]
+    assert "$0.625 per 1,000,000 DynamoDB on-demand write request units" in output
