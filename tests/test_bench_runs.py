@@ -59,3 +59,25 @@ def test_the_cost_benchmark_prices_each_path_by_service_against_the_idempotency_
         assert 0.5 < float(row[-1]) < 1.0, row
     assert "Step Functions" in output.split("escalation path")[1] and "Step Functions" not in output.split("reroute path")[0]
     assert "$0.625 per 1,000,000 DynamoDB on-demand write request units" in output
+
+
+def test_the_throughput_benchmark_sets_the_stack_beside_the_same_writes_replayed(capsys, monkeypatch):
+    from bench import throughput
+
+    kept = {}
+    original = throughput.run
+    monkeypatch.setattr(throughput, "run", lambda rounds, per_round: kept.setdefault("run", original(2, 3)))
+    assert throughput.main(quick=True) == 0
+    ours, baseline, writes = kept["run"]
+    assert len(ours) == len(baseline) == 2 and all(seconds > 0 for seconds in ours + baseline)
+    operations = {call.operation for call in writes}
+    assert {"dynamodb:TransactWriteItems", "sqs:SendMessage", "s3:PutObject", "events:PutEvents"} <= operations
+    assert 5 <= len(writes) / 6 <= 10  # the happy path's writes and sends, per order
+    for call in writes:  # replayed with fresh keys of the same length
+        again = throughput.renamed(call.params)
+        assert len(repr(again)) == len(repr(call.params))
+        assert again != call.params or call.operation == "events:PutEvents"
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip().startswith(("1 ", "2 ", "all "))]
+    assert [row[0] for row in rows] == ["1", "2", "all"]
+    for row in rows:
+        assert 0.05 < float(row[3]) < 1.5, row  # the stack does more than the bare writes, within reason
