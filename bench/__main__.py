@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import aws_calls, cold_start, cost, decision, fault_harness, throughput
+from bench import aws_calls, cold_start, cost, decision, fault_harness, memory, throughput
 
 BENCHMARKS = {"decision": decision.main, "cold_start": cold_start.main, "aws_calls": aws_calls.main, "cost": cost.main,
-              "throughput": throughput.main, "fault_harness": fault_harness.main}
+              "throughput": throughput.main, "memory": memory.main,
+              "fault_harness": fault_harness.main}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -81,3 +81,26 @@ def test_the_throughput_benchmark_sets_the_stack_beside_the_same_writes_replayed
     assert [row[0] for row in rows] == ["1", "2", "all"]
     for row in rows:
         assert 0.05 < float(row[3]) < 1.5, row  # the stack does more than the bare writes, within reason
+
+
+def test_the_memory_benchmark_measures_every_function_of_the_template_beside_a_bare_handler(capsys, monkeypatch):
+    from bench import memory
+    from meshline_local.provision import sam_functions
+
+    kept = {}
+    original = memory.run
+    monkeypatch.setattr(memory, "run", lambda lines: kept.setdefault("run", original(lines)))
+    assert memory.main(quick=True) == 0
+    largest, bare, sizes = kept["run"]
+    assert set(largest) == set(sizes) == set(sam_functions())
+    assert 20_000 < bare.after_import_kb <= bare.peak_kb < 300_000  # an interpreter with boto3: tens of MB
+    for name, peak in largest.items():
+        assert peak.after_import_kb > bare.after_import_kb, name  # every handler imports more than boto3
+        assert 0 <= peak.handler_growth_kb < 500_000 and peak.peak_kb >= peak.handler_peak_kb, (name, peak)
+        assert peak.event_kb > 0.1, name
+    assert largest["IngestFunction"].event_kb > 20  # the 25-line webhook itself
+    output = capsys.readouterr().out
+    for name, peak in largest.items():
+        [row] = [line for line in output.splitlines() if line.startswith(name)]
+        assert row.endswith("OVER") == (peak.peak_kb / 1024 / sizes[name] > memory.FLAG_SHARE), row
+    assert "(bare boto3 handler)" in output and "over 50% of MemorySize" in output
