@@ -115,13 +115,37 @@ def _logged_bytes(runtime) -> int:
     return sum(path.stat().st_size for path in runtime.log_dir.glob("*.log"))
 
 
+def post(runtime, path: str, document: dict) -> None:
+    """POST `document` to the local API as JSON; anything but a 2xx fails the benchmark."""
+    status, _, answer = runtime.handle_http("POST", path, {"content-type": "application/json"}, json.dumps(document).encode())
+    assert status < 300, f"{path}: {status} {answer[:500]!r}"
+
+
+def rejection(current, ack_id: str) -> dict:
+    """The warehouse shipping `current`'s first line rejects all its lines (out of stock)."""
+    warehouse = next(line.warehouse_id for line in current.lines if line.action == "ship")
+    return {"ack_id": ack_id, "export_id": current.export_id, "warehouse_id": warehouse, "kind": "rejected",
+            "reason_code": "out_of_stock", "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def override(held, warehouse_id: str, justification: str) -> dict:
+    """An override that ships every line of `held` from `warehouse_id`, signed by agency:alice
+    (with her own KMS key: the operator's call, not Meshline's)."""
+    from meshline.dal.signatures import sign
+    from meshline.domain.exports import LineChange
+    from meshline.domain.overrides import signed_payload
+
+    changes = [LineChange(line_id=line.line_id, action="ship", warehouse_id=warehouse_id) for line in held.lines]
+    payload = signed_payload(held.tenant_id, held.order_id, held.version, "manual_reroute", justification, changes)
+    return {"expected_version": held.version, "reason_code": "manual_reroute", "justification": justification,
+            "changes": [change.model_dump(mode="json") for change in changes],
+            "signed_by": sign("local", "agency:alice", payload).model_dump(mode="json")}
+
+
 def run(orders: int, keep: bool = False) -> dict[str, list[Step]]:
     from meshline.dal.aws import client
     from meshline.dal.escalations import EscalationStore
     from meshline.dal.exports import ExportStore
-    from meshline.dal.signatures import sign
-    from meshline.domain.exports import LineChange
-    from meshline.domain.overrides import signed_payload
     from meshline_local.samples import routable_body, shopify_headers
     from meshline_local.seed import seed_tenant
     from meshline_local.stack import MotoServer, start_runtime
@@ -150,15 +174,8 @@ def run(orders: int, keep: bool = False) -> dict[str, list[Step]]:
             paths[path].append(step)
             return step
 
-        def post(path: str, document: dict) -> None:
-            status, _, answer = runtime.handle_http("POST", path, {"content-type": "application/json"}, json.dumps(document).encode())
-            assert status < 300, f"{path}: {status} {answer[:300]!r}"
-
         def reject(order_id: str, ack_id: str) -> None:
-            current = exports.latest(tenant_id="acme", order_id=order_id)
-            post("/local/acknowledgements", {
-                "ack_id": ack_id, "export_id": current.export_id, "warehouse_id": current.lines[0].warehouse_id,
-                "kind": "rejected", "reason_code": "out_of_stock", "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+            post(runtime, "/local/acknowledgements", rejection(exports.latest(tenant_id="acme", order_id=order_id), ack_id))
 
         for index in range(orders):
             number = 9000 + index
@@ -173,13 +190,8 @@ def run(orders: int, keep: bool = False) -> dict[str, list[Step]]:
             runtime.run_until(lambda: tasks.tasks("acme", order_id), timeout=30, what="the escalation's first task")
             finished("escalate")
             held = exports.latest(tenant_id="acme", order_id=order_id)
-            changes = [LineChange(line_id=held.lines[0].line_id, action="ship", warehouse_id=first.lines[0].warehouse_id)]
-            justification = "Restocked: send it back to the first warehouse."
-            payload = signed_payload("acme", order_id, held.version, "manual_reroute", justification, changes)
-            signature = sign("local", "agency:alice", payload)  # the operator's own call, not Meshline's
-            post(f"/local/tenants/acme/orders/{order_id}/overrides", {
-                "expected_version": held.version, "reason_code": "manual_reroute", "justification": justification,
-                "changes": [c.model_dump(mode="json") for c in changes], "signed_by": signature.model_dump(mode="json")})
+            post(runtime, f"/local/tenants/acme/orders/{order_id}/overrides",
+                 override(held, first.lines[0].warehouse_id, "Restocked: send it back to the first warehouse."))
             arn = f"{machine.replace(':stateMachine:', ':execution:')}:{held.export_id.replace(':', '-')}"
             runtime.run_until(lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING", timeout=30,
                               what="the escalation's end")

@@ -122,12 +122,10 @@ def run(lines: int) -> tuple[dict[str, Peak], Peak, dict[str, int]]:
     """Per function, its invocation with the largest peak; the bare handler's; MemorySize (MB) per function."""
     from datetime import UTC, datetime, timedelta
 
+    from bench.aws_calls import override, post, rejection
     from meshline.dal.aws import client
     from meshline.dal.escalations import EscalationStore
     from meshline.dal.exports import ExportStore
-    from meshline.dal.signatures import sign
-    from meshline.domain.exports import LineChange
-    from meshline.domain.overrides import signed_payload
     from meshline_local.runtime import Function
     from meshline_local.samples import routable_body, shopify_headers
     from meshline_local.seed import DEMO_STOCK, seed_tenant
@@ -141,46 +139,31 @@ def run(lines: int) -> tuple[dict[str, Peak], Peak, dict[str, int]]:
         invoker = runtime.invoker = _invoker_class()()
         exports = ExportStore(runtime.functions["DecideFunction"].environment["EXPORTS_TABLE"])
         tasks = EscalationStore(exports.table)
-        order_id, now = "shopify-7001", lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-        def post(path: str, document: dict) -> None:
-            status, _, answer = runtime.handle_http("POST", path, {"content-type": "application/json"}, json.dumps(document).encode())
-            assert status < 300, f"{path}: {status} {answer[:500]!r}"
-            runtime.settle(timeout=120)
-
-        def shipping() -> tuple[str, str]:
-            current = exports.latest(tenant_id="acme", order_id=order_id)
-            return current.export_id, next(line.warehouse_id for line in current.lines if line.action == "ship")
-
-        def rejection(ack_id: str) -> dict:  # of all the lines of the warehouse that ships the current version
-            export_id, warehouse = shipping()
-            return {"ack_id": ack_id, "export_id": export_id, "warehouse_id": warehouse, "kind": "rejected",
-                    "reason_code": "out_of_stock", "at": now()}
+        order_id = "shopify-7001"
+        latest = lambda: exports.latest(tenant_id="acme", order_id=order_id)
 
         body = routable_body(7001, "2026-11-25T09:30:00-05:00", [(sku, 1) for sku in skus])
         runtime.handle_http("POST", "/local/webhooks/shopify/acme", shopify_headers(body, event_id="evt-7001"), body)
         runtime.settle(timeout=120)
-        post("/local/acknowledgements", rejection("mem-rej-1"))
-        detail = {"tenant_id": "acme", "sku": skus[0], "warehouse_id": shipping()[1], "available": 0, "changed_at": now()}
+        post(runtime, "/local/acknowledgements", rejection(latest(), "mem-rej-1"))
+        runtime.settle(timeout=120)
+        shipping = next(line.warehouse_id for line in latest().lines if line.action == "ship")
+        detail = {"tenant_id": "acme", "sku": skus[0], "warehouse_id": shipping, "available": 0,
+                  "changed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
         client("events").put_events(Entries=[{"EventBusName": runtime.functions["PublishFunction"].environment["EVENT_BUS_NAME"],
                                               "Source": "meshline.inventory", "DetailType": "InventoryLevelChanged",
                                               "Detail": json.dumps(detail)}])
         runtime.settle(timeout=120)
         results = next(s.queue_url for s in runtime.sources if s.function.logical_id == "AcknowledgeResultsFunction")
-        client("sqs").send_message(QueueUrl=results, MessageBody=json.dumps(rejection("mem-rej-2")))
+        client("sqs").send_message(QueueUrl=results, MessageBody=json.dumps(rejection(latest(), "mem-rej-2")))
         runtime.settle(timeout=120)
         runtime.run_until(lambda: tasks.tasks("acme", order_id), timeout=120, what="the escalation's first task")
-        held = exports.latest(tenant_id="acme", order_id=order_id)
-        changes = [LineChange(line_id=line.line_id, action="ship", warehouse_id="east") for line in held.lines]
-        justification = "Both warehouses restocked overnight: ship everything from east."
-        payload = signed_payload("acme", order_id, held.version, "manual_reroute", justification, changes)
-        post(f"/local/tenants/acme/orders/{order_id}/overrides", {
-            "expected_version": held.version, "reason_code": "manual_reroute", "justification": justification,
-            "changes": [c.model_dump(mode="json") for c in changes],
-            "signed_by": sign("local", "agency:alice", payload).model_dump(mode="json")})
+        post(runtime, f"/local/tenants/acme/orders/{order_id}/overrides",
+             override(latest(), "east", "Both warehouses restocked overnight: ship everything from east."))
+        runtime.settle(timeout=120)
         status, _, answer = runtime.handle_http("GET", f"/local/tenants/acme/orders/{order_id}/replay", {}, b"")
         assert status == 200, answer[:500]
-        due = exports.latest(tenant_id="acme", order_id=order_id).sla.acknowledge_by
+        due = latest().sla.acknowledge_by
         invoker.frozen_at = (due + timedelta(minutes=1)).isoformat()
         runtime.fire_schedules()
         invoker.frozen_at = None
