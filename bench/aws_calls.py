@@ -17,15 +17,11 @@ Goal (issue 7): at most 4 billed calls per order on the happy path.
 
 from __future__ import annotations
 
-import json
-import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 FLOOR = 2
@@ -115,47 +111,17 @@ def _logged_bytes(runtime) -> int:
     return sum(path.stat().st_size for path in runtime.log_dir.glob("*.log"))
 
 
-def post(runtime, path: str, document: dict) -> None:
-    """POST `document` to the local API as JSON; anything but a 2xx fails the benchmark."""
-    status, _, answer = runtime.handle_http("POST", path, {"content-type": "application/json"}, json.dumps(document).encode())
-    assert status < 300, f"{path}: {status} {answer[:500]!r}"
-
-
-def rejection(current, ack_id: str) -> dict:
-    """The warehouse shipping `current`'s first line rejects all its lines (out of stock)."""
-    warehouse = next(line.warehouse_id for line in current.lines if line.action == "ship")
-    return {"ack_id": ack_id, "export_id": current.export_id, "warehouse_id": warehouse, "kind": "rejected",
-            "reason_code": "out_of_stock", "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-
-
-def override(held, warehouse_id: str, justification: str) -> dict:
-    """An override that ships every line of `held` from `warehouse_id`, signed by agency:alice
-    (with her own KMS key: the operator's call, not Meshline's)."""
-    from meshline.dal.signatures import sign
-    from meshline.domain.exports import LineChange
-    from meshline.domain.overrides import signed_payload
-
-    changes = [LineChange(line_id=line.line_id, action="ship", warehouse_id=warehouse_id) for line in held.lines]
-    payload = signed_payload(held.tenant_id, held.order_id, held.version, "manual_reroute", justification, changes)
-    return {"expected_version": held.version, "reason_code": "manual_reroute", "justification": justification,
-            "changes": [change.model_dump(mode="json") for change in changes],
-            "signed_by": sign("local", "agency:alice", payload).model_dump(mode="json")}
-
-
 def run(orders: int, keep: bool = False) -> dict[str, list[Step]]:
+    from bench.stack import local_stack, override, post, rejection
     from meshline.dal.aws import client
     from meshline.dal.escalations import EscalationStore
     from meshline.dal.exports import ExportStore
     from meshline_local.samples import routable_body, shopify_headers
     from meshline_local.seed import seed_tenant
-    from meshline_local.stack import MotoServer, start_runtime
 
     counter = CallCounter(keep)
-    undo: Callable[[], None] = lambda: None
-    server = MotoServer().start()
-    try:
-        runtime = start_runtime(server.endpoint_url, stage="local", state_dir=Path(tempfile.mkdtemp()))
-        undo = instrument(counter)
+    with local_stack() as (runtime, cleanup):
+        cleanup.callback(instrument(counter))
         seed_tenant(runtime)
         counter.take()
         exports = ExportStore(runtime.functions["DecideFunction"].environment["EXPORTS_TABLE"])
@@ -199,9 +165,6 @@ def run(orders: int, keep: bool = False) -> dict[str, list[Step]]:
             if keep:
                 step.executions.append(sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"])
         return paths
-    finally:
-        undo()
-        server.stop()
 
 
 def steady_state(steps: list[Step]) -> list[Step]:

@@ -26,11 +26,9 @@ from collections.abc import Callable
 
 import json
 import random
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 
 @dataclass
@@ -125,20 +123,17 @@ def run(orders: int, throttle_rate: float = 0.05, seed: int = 7) -> HarnessRepor
     from meshline.dal.exports import ExportStore
     from meshline.domain.audit import verify_chain
     from meshline_local.samples import cancelled_body, routable_body, shopify_headers
+    from bench.stack import local_stack
     from meshline_local.seed import add_bus_tap, seed_tenant
-    from meshline_local.stack import MotoServer, start_runtime
 
     rng = random.Random(seed)
     report = HarnessReport(orders=orders)
     started = time.perf_counter()
-    undo: Callable[[], None] = lambda: None
-    server = MotoServer().start()
-    try:
-        runtime = start_runtime(server.endpoint_url, stage="local", state_dir=Path(tempfile.mkdtemp()))
+    with local_stack() as (runtime, cleanup):
         warehouse_queues = seed_tenant(runtime)
         tap = add_bus_tap(runtime)
         throttler = Throttler(throttle_rate, rng)
-        undo = _instrument(throttler)
+        cleanup.callback(_instrument(throttler))
         exports = ExportStore(runtime.functions["DecideFunction"].environment["EXPORTS_TABLE"])
         placed = "2026-11-25T09:30:00-05:00"
 
@@ -243,9 +238,6 @@ def run(orders: int, throttle_rate: float = 0.05, seed: int = 7) -> HarnessRepor
                 report.duplicated.append(f"{order_id}: refused, yet an export exists")
         report.seconds = time.perf_counter() - started
         return report
-    finally:
-        undo()
-        server.stop()
 
 
 def print_report(report: HarnessReport) -> None:

@@ -122,19 +122,16 @@ def run(lines: int) -> tuple[dict[str, Peak], Peak, dict[str, int]]:
     """Per function, its invocation with the largest peak; the bare handler's; MemorySize (MB) per function."""
     from datetime import UTC, datetime, timedelta
 
-    from bench.aws_calls import override, post, rejection
+    from bench.stack import local_stack, override, post, rejection
     from meshline.dal.aws import client
     from meshline.dal.escalations import EscalationStore
     from meshline.dal.exports import ExportStore
     from meshline_local.runtime import Function
     from meshline_local.samples import routable_body, shopify_headers
     from meshline_local.seed import DEMO_STOCK, seed_tenant
-    from meshline_local.stack import MotoServer, start_runtime
 
     skus = [f"BENCH-{i:03d}" for i in range(lines)]
-    server = MotoServer().start()
-    try:
-        runtime = start_runtime(server.endpoint_url, stage="local", state_dir=Path(tempfile.mkdtemp()))
+    with local_stack() as (runtime, _):
         seed_tenant(runtime, stock={**DEMO_STOCK, **{sku: {"east": 50, "west": 50} for sku in skus}})
         invoker = runtime.invoker = _invoker_class()()
         exports = ExportStore(runtime.functions["DecideFunction"].environment["EXPORTS_TABLE"])
@@ -181,8 +178,6 @@ def run(lines: int) -> tuple[dict[str, Peak], Peak, dict[str, int]]:
         largest = {name: max(peaks, key=lambda peak: peak.peak_kb) for name, peaks in invoker.peaks.items()}
         memory = {name: function.memory for name, function in runtime.functions.items()}
         return largest, largest.pop("BareBoto3Handler"), memory
-    finally:
-        server.stop()
 
 
 def main(quick: bool = False) -> int:

@@ -25,7 +25,6 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from pathlib import Path
 
 from bench.aws_calls import Call, CallCounter, instrument
 
@@ -117,21 +116,18 @@ class Mirror:
 
 def run(rounds: int, per_round: int) -> tuple[list[float], list[float], list[Call]]:
     """Seconds of each timed Meshline round and of each baseline round, and the writes replayed."""
-    import tempfile
-
+    from bench.stack import local_stack
     from meshline_local.samples import routable_body, shopify_headers
     from meshline_local.seed import seed_tenant
-    from meshline_local.stack import MotoServer, free_port, start_runtime
+    from meshline_local.stack import free_port
 
     counter = CallCounter(keep=True)
-    undo: Callable[[], None] = lambda: None
-    server = MotoServer().start()
-    try:
-        runtime = start_runtime(server.endpoint_url, stage="local", state_dir=Path(tempfile.mkdtemp()))
+    with local_stack() as (runtime, cleanup):
         seed_tenant(runtime)
-        undo = instrument(counter)
+        cleanup.callback(instrument(counter))
         port = free_port()
         api = runtime.serve_http("127.0.0.1", port)
+        cleanup.callback(api.shutdown)
         mirror = Mirror()
         ours: list[float] = []
         baseline: list[float] = []
@@ -145,11 +141,7 @@ def run(rounds: int, per_round: int) -> tuple[list[float], list[float], list[Cal
                 mirror.replay(call)
             baseline.append(time.perf_counter() - started)
             writes += made if round_ else []
-        api.shutdown()
         return ours[1:], baseline[1:], writes
-    finally:
-        undo()
-        server.stop()
 
 
 def _meshline_round(runtime, port: int, counter: CallCounter, numbers: list[int], body_of, headers_of) -> float:
