@@ -123,7 +123,7 @@ def run(orders: int, throttle_rate: float = 0.05, seed: int = 7) -> HarnessRepor
     from meshline.dal.exports import ExportStore
     from meshline.domain.audit import verify_chain
     from meshline_local.samples import cancelled_body, routable_body, shopify_headers
-    from bench.stack import local_stack
+    from bench.stack import drain, local_stack
     from meshline_local.seed import add_bus_tap, seed_tenant
 
     rng = random.Random(seed)
@@ -190,20 +190,14 @@ def run(orders: int, throttle_rate: float = 0.05, seed: int = 7) -> HarnessRepor
         throttler.active = False
         report.faults["throttled AWS calls"] = throttler.injected
 
-        queued: Counter[tuple[str, str]] = Counter()
-        sqs = client("sqs")
-        for url in warehouse_queues:
-            while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages"):
-                for message in batch:
-                    queued[(message["MessageAttributes"]["export_id"]["StringValue"], url.rsplit("-", 1)[1].removesuffix(".fifo"))] += 1
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        announced: Counter[str] = Counter()
-        while batch := sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10).get("Messages"):
-            for message in batch:
-                event = json.loads(message["Body"])
-                if event["detail-type"] == "ExportPublished":
-                    announced[event["detail"]["export"]["export_id"]] += 1
-                sqs.delete_message(QueueUrl=tap, ReceiptHandle=message["ReceiptHandle"])
+        queued: Counter[tuple[str, str]] = Counter(
+            (message["MessageAttributes"]["export_id"]["StringValue"], url.rsplit("-", 1)[1].removesuffix(".fifo"))
+            for url in warehouse_queues for message in drain(url)
+        )
+        announced: Counter[str] = Counter(
+            event["detail"]["export"]["export_id"] for event in (json.loads(m["Body"]) for m in drain(tap))
+            if event["detail-type"] == "ExportPublished"
+        )
         bucket = runtime.functions["PublishFunction"].environment["ARCHIVE_BUCKET"]
         archived = Counter(
             version["Key"] for page in client("s3").get_paginator("list_object_versions").paginate(Bucket=bucket)

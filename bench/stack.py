@@ -48,3 +48,14 @@ def override(held, warehouse_id: str, justification: str) -> dict:
     return {"expected_version": held.version, "reason_code": "manual_reroute", "justification": justification,
             "changes": [change.model_dump(mode="json") for change in changes],
             "signed_by": sign("local", "agency:alice", payload).model_dump(mode="json")}
+
+
+def drain(url: str) -> list[dict]:
+    """Receive and delete every message on a queue (as its consumer would); returns them."""
+    from meshline.dal.aws import client
+
+    sqs, messages = client("sqs"), []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages"):
+        messages += batch
+        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
+    return messages

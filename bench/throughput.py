@@ -12,7 +12,8 @@ boto3: same count, same sizes, with fresh order keys, no logic and no reads, int
 queues and a bucket shaped like Meshline's that nothing consumes.
 
 Rounds alternate Meshline and baseline, after one warm-up round of each that is not timed
-(imports, caches, the baseline's resources). On moto, both share one machine with the moto
+(imports, caches, the baseline's resources). After each round the warehouse queues, and the
+baseline's, are purged, untimed, as warehouses would take their exports. On moto, both share one machine with the moto
 server, so the ratio says what Meshline's logic, reads and hops cost beside its writes;
 the absolute rates are not AWS's.
 """
@@ -92,6 +93,9 @@ class Mirror:
 
         return self._make(name, create)
 
+    def queues(self) -> list[str]:
+        return [url for original, url in self.names.items() if original.startswith("http")]
+
     def replay(self, call: Call) -> None:
         """Make `call` again, renamed, against the mirrors."""
         from botocore import xform_name
@@ -116,14 +120,14 @@ class Mirror:
 
 def run(rounds: int, per_round: int) -> tuple[list[float], list[float], list[Call]]:
     """Seconds of each timed Meshline round and of each baseline round, and the writes replayed."""
-    from bench.stack import local_stack
+    from bench.stack import drain, local_stack
     from meshline_local.samples import routable_body, shopify_headers
     from meshline_local.seed import seed_tenant
     from meshline_local.stack import free_port
 
     counter = CallCounter(keep=True)
     with local_stack() as (runtime, cleanup):
-        seed_tenant(runtime)
+        warehouse_queues = seed_tenant(runtime)
         cleanup.callback(instrument(counter))
         port = free_port()
         api = runtime.serve_http("127.0.0.1", port)
@@ -141,6 +145,8 @@ def run(rounds: int, per_round: int) -> tuple[list[float], list[float], list[Cal
                 mirror.replay(call)
             baseline.append(time.perf_counter() - started)
             writes += made if round_ else []
+            for url in [*warehouse_queues, *mirror.queues()]:  # the warehouses take their exports, untimed
+                drain(url)
         return ours[1:], baseline[1:], writes
 
 
@@ -170,7 +176,7 @@ def _meshline_round(runtime, port: int, counter: CallCounter, numbers: list[int]
 
 
 def main(quick: bool = False) -> int:
-    rounds, per_round = (2, 5) if quick else (6, 50)
+    rounds, per_round = (2, 5) if quick else (6, 40)
     print(f"throughput: {rounds} rounds of {per_round} orders, webhook POST -> export on the warehouse queue, through the local stack;\n"
           f"baseline = the same orders' writes and sends replayed with boto3 (no logic, no reads), alternating, same moto server\n")
     ours, baseline, writes = run(rounds, per_round)
