@@ -307,10 +307,9 @@ def measure(orders: int) -> tuple[dict[str, list[tuple[Counter[str], Counter[str
     meter = Meter(*template())  # after the run, which sets the region the translation needs
     puts = [c.seconds for steps in paths.values() for s in steps for c in s.kept if c.operation == "dynamodb:PutItem"]
     write_seconds = statistics.mean(puts)
-    per_order = list(zip(*(steady_state(paths[step]) for step in paths)))  # each order's steps, in path order
-    names = list(paths)
+    orders = [dict(zip(paths, steps)) for steps in zip(*(steady_state(steps) for steps in paths.values()))]
     return {
-        path: [order_units([order[names.index(step)] for step in steps], meter, write_seconds) for order in per_order]
+        path: [order_units([order[step] for step in steps], meter, write_seconds) for order in orders]
         for path, steps in PATHS.items()
     }, write_seconds
 
