@@ -7,9 +7,9 @@ botocore's `before-call` event, through the local stack (moto), per path:
   for a person -> publish, which starts the escalation state machine (its task recorded);
 - override: then a person's signed override ships it -> publish; the escalation resolves.
 
-Calls made by the handlers are counted, by function and operation. Not counted: Lambda's
-own polling of queues and streams (billed to the event source mapping, the same for any
-design) and the harness's seeding and reading. The baseline is the floor the issue names:
+Calls made by the handlers are counted, by function and operation. Not counted here:
+Lambda's own polling of queues and streams (bench/cost.py prices it: its SQS receives and
+deletes are billed, its stream reads are free) and the harness's seeding and reading. The baseline is the floor the issue names:
 one durable write and one delivery, 2 calls per order.
 
 Goal (issue 7): at most 4 billed calls per order on the happy path.
