@@ -67,7 +67,8 @@ PRICES = {
     "s3_get": Price(0.0004, 1e3, "GET", "S3 Standard GET and other requests", "aws.amazon.com/s3/pricing"),
     "eventbridge": Price(1.00, 1e6, "events", "EventBridge custom events, per 64 KB chunk", "aws.amazon.com/eventbridge/pricing"),
     "sfn_transitions": Price(0.025, 1e3, "transitions", "Step Functions standard state transitions", "aws.amazon.com/step-functions/pricing"),
-    # ECC_NIST_P256 operator keys: "asymmetric requests except RSA 2048".
+    # ECC_NIST_P256 operator keys: "asymmetric requests except RSA 2048". The least certain
+    # price here: one 2026 breakdown of AWS's page says 5x symmetric, another $0.03.
     "kms_asymmetric": Price(0.15, 1e4, "asymmetric", "KMS requests with asymmetric keys other than RSA 2048", "aws.amazon.com/kms/pricing"),
     "kms_symmetric": Price(0.03, 1e4, "symmetric", "KMS symmetric requests (SecureString decryption)", "aws.amazon.com/kms/pricing"),
     # Standard parameters at standard throughput cost nothing; Secrets Manager ($0.05 per
