@@ -1,13 +1,15 @@
-"""python3 dev.py bench [decision] [cold_start] [aws_calls] [fault_harness] [--quick]"""
+"""python3 dev.py bench [decision] [cold_start] [aws_calls] [cost] [throughput] [memory] [fault_harness] [--quick]"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from bench import aws_calls, cold_start, decision, fault_harness
+from bench import aws_calls, cold_start, cost, decision, fault_harness, memory, throughput
 
-BENCHMARKS = {"decision": decision.main, "cold_start": cold_start.main, "aws_calls": aws_calls.main, "fault_harness": fault_harness.main}
+BENCHMARKS = {"decision": decision.main, "cold_start": cold_start.main, "aws_calls": aws_calls.main, "cost": cost.main,
+              "throughput": throughput.main, "memory": memory.main,
+              "fault_harness": fault_harness.main}
 
 
 def main(argv: list[str] | None = None) -> int:

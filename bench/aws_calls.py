@@ -3,11 +3,13 @@ botocore's `before-call` event, through the local stack (moto), per path:
 
 - happy: a signed webhook -> decide -> publish (warehouse queue, bus, archive);
 - reroute: then the warehouse rejects it -> re-route -> publish the new version;
-- override: then a person's signed override -> publish.
+- escalate: then the other warehouse rejects it too: nobody else can ship it, so it is held
+  for a person -> publish, which starts the escalation state machine (its task recorded);
+- override: then a person's signed override ships it -> publish; the escalation resolves.
 
-Calls made by the handlers are counted, by function and operation. Not counted: Lambda's
-own polling of queues and streams (billed to the event source mapping, the same for any
-design) and the harness's seeding and reading. The baseline is the floor the issue names:
+Calls made by the handlers are counted, by function and operation. Not counted here:
+Lambda's own polling of queues and streams (bench/cost.py prices it: its SQS receives and
+deletes are billed, its stream reads are free) and the harness's seeding and reading. The baseline is the floor the issue names:
 one durable write and one delivery, 2 calls per order.
 
 Goal (issue 7): at most 4 billed calls per order on the happy path.
@@ -15,88 +17,159 @@ Goal (issue 7): at most 4 billed calls per order on the happy path.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import json
-import tempfile
+import threading
+import time
 from collections import Counter
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 FLOOR = 2
 GOAL = 4
+PATHS = ("happy", "reroute", "escalate", "override")
+
+
+@dataclass
+class Call:
+    """One API call a function made: what it asked for, what came back, how long it took."""
+
+    function: str
+    operation: str  # service:Operation
+    params: dict[str, Any]
+    response: dict[str, Any]
+    seconds: float
+
+
+@dataclass
+class Step:
+    """One step of one order's path: its calls by function and operation and, when kept,
+    each call, each invocation (function, handler seconds, event), the histories of the
+    escalation executions it ran, and the bytes its functions logged."""
+
+    calls: Counter[tuple[str, str]]
+    kept: list[Call] = field(default_factory=list)
+    invocations: list[tuple[str, float, dict]] = field(default_factory=list)
+    executions: list[list[dict]] = field(default_factory=list)
+    logged_bytes: int = 0
 
 
 class CallCounter:
-    def __init__(self) -> None:
-        self.inside: str | None = None
-        self.calls: Counter[tuple[str, str]] = Counter()
+    """Counts (and with `keep`, records) the calls each function makes, at botocore's events.
+    Which function is running is kept per thread, so a threaded local stack can be watched."""
 
-    def hook(self, model, **_):  # botocore's before-call event
+    def __init__(self, keep: bool = False) -> None:
+        self.keep = keep
+        self.local = threading.local()
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.kept: list[Call] = []
+        self.events: list[tuple[str, dict]] = []
+
+    @property
+    def inside(self) -> str | None:
+        return getattr(self.local, "function", None)
+
+    def enter(self, function: str | None, event: dict | None) -> None:
+        self.local.function = function
+        if function is not None and self.keep:
+            self.events.append((function, event or {}))
+
+    def hooks(self) -> dict[str, Callable]:
+        return {"before-parameter-build": self._params, "before-call": self._count, "after-call": self._answered}
+
+    def _params(self, params, context, **_):
+        context["bench"] = (dict(params), time.perf_counter())
+
+    def _count(self, model, **_):
         if self.inside is not None:
             self.calls[(self.inside, f"{model.service_model.service_name}:{model.name}")] += 1
 
-    def take(self) -> Counter[tuple[str, str]]:
-        taken, self.calls = self.calls, Counter()
-        return taken
+    def _answered(self, parsed, model, context, **_):
+        if self.keep and self.inside is not None:
+            params, started = context.get("bench", ({}, time.perf_counter()))
+            body = params.get("Body")
+            if hasattr(body, "getvalue"):  # a file-like S3 body: keep its bytes
+                params = {**params, "Body": body.getvalue()}
+            self.kept.append(Call(self.inside, f"{model.service_model.service_name}:{model.name}", params, parsed,
+                                  time.perf_counter() - started))
+
+    def take(self, timed: list[tuple[str, float]] = ()) -> Step:
+        """What was counted since the last take; `timed` are the runtime's (function, seconds)
+        for the same invocations, in order."""
+        step = Step(self.calls, self.kept, [(f, s, e) for (f, s), (_, e) in zip(timed, self.events)])
+        self.calls, self.kept, self.events = Counter(), [], []
+        return step
 
 
-def _instrument(counter: CallCounter) -> Callable[[], None]:
+def instrument(counter: CallCounter) -> Callable[[], None]:
     """Count the calls of every client created from now on, by the function making them; returns the undo."""
     from bench.fault_harness import _hook_clients
 
-    return _hook_clients("before-call", counter.hook, lambda function: setattr(counter, "inside", function))
+    return _hook_clients(counter.hooks(), counter.enter)
 
 
-def run(orders: int) -> dict[str, list[Counter[tuple[str, str]]]]:
-    from meshline.dal.signatures import sign
-    from meshline.domain.exports import LineChange
-    from meshline.domain.overrides import signed_payload
+def _logged_bytes(runtime) -> int:
+    return sum(path.stat().st_size for path in runtime.log_dir.glob("*.log"))
+
+
+def run(orders: int, keep: bool = False) -> dict[str, list[Step]]:
+    from bench.stack import local_stack, override, post, rejection
+    from meshline.dal.aws import client
+    from meshline.dal.escalations import EscalationStore
+    from meshline.dal.exports import ExportStore
     from meshline_local.samples import routable_body, shopify_headers
-    from meshline_local.seed import bearer, seed_credentials, seed_tenant
-    from meshline_local.stack import MotoServer, start_runtime
+    from meshline_local.seed import seed_tenant
 
-    counter = CallCounter()
-    undo: Callable[[], None] = lambda: None
-    server = MotoServer().start()
-    try:
-        runtime = start_runtime(server.endpoint_url, stage="local", state_dir=Path(tempfile.mkdtemp()))
-        undo = _instrument(counter)
+    counter = CallCounter(keep)
+    with local_stack() as (runtime, cleanup):
+        cleanup.callback(instrument(counter))
         seed_tenant(runtime)
-        tokens = seed_credentials(runtime)
-        from meshline.dal.exports import ExportStore
-
+        counter.take()
         exports = ExportStore(runtime.functions["DecideFunction"].environment["EXPORTS_TABLE"])
-        paths: dict[str, list[Counter[tuple[str, str]]]] = {"happy": [], "reroute": [], "override": []}
+        tasks = EscalationStore(runtime.functions["TrackEscalationsFunction"].environment["EXPORTS_TABLE"])
+        sfn = client("stepfunctions")
+        machine = runtime.functions["PublishFunction"].environment["ESCALATION_STATE_MACHINE_ARN"]
+        paths: dict[str, list[Step]] = {path: [] for path in PATHS}
+        invoked, logged = len(runtime.invoker.invocations), _logged_bytes(runtime)
+
+        def finished(path: str) -> Step:
+            nonlocal invoked, logged
+            runtime.settle()
+            step = counter.take(runtime.invoker.invocations[invoked:])
+            step.logged_bytes = _logged_bytes(runtime) - logged
+            invoked, logged = len(runtime.invoker.invocations), _logged_bytes(runtime)
+            paths[path].append(step)
+            return step
+
+        def reject(order_id: str, ack_id: str) -> None:
+            post(runtime, "/local/acknowledgements", rejection(exports.latest(tenant_id="acme", order_id=order_id), ack_id))
+
         for index in range(orders):
             number = 9000 + index
+            order_id = f"shopify-{number}"
             body = routable_body(number, "2026-11-25T09:30:00-05:00", [("TEE-BLK-M", 1)])
             runtime.handle_http("POST", "/local/webhooks/shopify/acme", shopify_headers(body, event_id=f"evt-{number}"), body)
-            runtime.settle()
-            paths["happy"].append(counter.take())
-            first = exports.latest(tenant_id="acme", order_id=f"shopify-{number}")
-            warehouse = first.lines[0].warehouse_id
-            rejection = {"ack_id": f"rej-{number}", "export_id": first.export_id, "warehouse_id": warehouse,
-                         "kind": "rejected", "reason_code": "out_of_stock",
-                         "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-            runtime.handle_http("POST", "/local/acknowledgements", bearer(tokens[warehouse]), json.dumps(rejection).encode())
-            runtime.settle()
-            paths["reroute"].append(counter.take())
-            second = exports.latest(tenant_id="acme", order_id=f"shopify-{number}")
-            changes = [LineChange(line_id=second.lines[0].line_id, action="ship", warehouse_id=warehouse)]
-            justification = "Restocked: send it back to the first warehouse."
-            payload = signed_payload("acme", second.order_id, second.version, "manual_reroute", justification, changes)
-            signature = sign("local", "agency:alice", payload)  # the operator's own call, not Meshline's
-            body = {"expected_version": second.version, "reason_code": "manual_reroute", "justification": justification,
-                    "changes": [c.model_dump(mode="json") for c in changes], "signed_by": signature.model_dump(mode="json")}
-            runtime.handle_http("POST", f"/local/tenants/acme/orders/{second.order_id}/overrides",
-                                bearer(tokens["agency:alice"]), json.dumps(body).encode())
-            runtime.settle()
-            paths["override"].append(counter.take())
+            finished("happy")
+            first = exports.latest(tenant_id="acme", order_id=order_id)
+            reject(order_id, f"rej-{number}")
+            finished("reroute")
+            reject(order_id, f"rej2-{number}")
+            runtime.run_until(lambda: tasks.tasks("acme", order_id), timeout=30, what="the escalation's first task")
+            finished("escalate")
+            held = exports.latest(tenant_id="acme", order_id=order_id)
+            post(runtime, f"/local/tenants/acme/orders/{order_id}/overrides",
+                 override(held, first.lines[0].warehouse_id, "Restocked: send it back to the first warehouse."))
+            arn = f"{machine.replace(':stateMachine:', ':execution:')}:{held.export_id.replace(':', '-')}"
+            runtime.run_until(lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING", timeout=30,
+                              what="the escalation's end")
+            step = finished("override")
+            if keep:
+                step.executions.append(sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"])
         return paths
-    finally:
-        undo()
-        server.stop()
+
+
+def steady_state(steps: list[Step]) -> list[Step]:
+    """All but the first order, which also fills per-process caches (the webhook secret, the policy version)."""
+    return steps[1:] or steps
 
 
 def main(quick: bool = False) -> int:
@@ -104,17 +177,17 @@ def main(quick: bool = False) -> int:
     print(f"AWS calls per order: {orders} orders through the local stack, counted at botocore's before-call;\n"
           f"baseline = the floor of {FLOOR} (one durable write, one delivery)\n")
     paths = run(orders)
-    for path, per_order in paths.items():
-        steady = per_order[1:] or per_order  # the first order also fills per-process caches
+    for path, steps in paths.items():
+        steady = [step.calls for step in steady_state(steps)]
         totals = [sum(counts.values()) for counts in steady]
         mean = sum(totals) / len(totals)
-        print(f"{path}: {mean:.1f} calls per order (first order: {sum(per_order[0].values())}), {mean / FLOOR:.1f}x the floor")
+        print(f"{path}: {mean:.1f} calls per order (first order: {sum(steps[0].calls.values())}), {mean / FLOOR:.1f}x the floor")
         merged: Counter[tuple[str, str]] = Counter()
         for counts in steady:
             merged.update(counts)
         for (function, operation), count in sorted(merged.items()):
             print(f"    {function:<28} {operation:<38} {count / len(steady):.1f}")
-    happy = [sum(c.values()) for c in (paths["happy"][1:] or paths["happy"])]
+    happy = [sum(step.calls.values()) for step in steady_state(paths["happy"])]
     mean = sum(happy) / len(happy)
     verdict = "met" if mean <= GOAL else f"MISSED by {mean / GOAL:.2f}x"
     print(f"\nhappy path: {mean:.1f} billed calls per order (goal <= {GOAL}: {verdict})")

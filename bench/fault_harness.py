@@ -26,11 +26,9 @@ from collections.abc import Callable
 
 import json
 import random
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 
 @dataclass
@@ -78,13 +76,14 @@ class _Raw:
 
 def _instrument(throttler: Throttler) -> Callable[[], None]:
     """Every boto3 client created from now on carries the throttler; returns the undo."""
-    return _hook_clients("before-send", throttler.before_send, lambda function: setattr(throttler, "active", function is not None))
+    return _hook_clients({"before-send": throttler.before_send},
+                         lambda function, _event: setattr(throttler, "active", function is not None))
 
 
-def _hook_clients(event: str, handler: Callable, inside: Callable[[str | None], None]) -> Callable[[], None]:
-    """Register `handler` on every boto3 client created from now on (Meshline's clients are
-    made afresh: the cache is cleared), and tell `inside` which function is running (None
-    between invocations).
+def _hook_clients(hooks: dict[str, Callable], inside: Callable[[str | None, dict | None], None]) -> Callable[[], None]:
+    """Register each botocore event handler of `hooks` on every boto3 client created from now
+    on (Meshline's clients are made afresh: the cache is cleared), and tell `inside` which
+    function is running and with what event (None, None between invocations).
     Returns what puts everything back, so the harness can run inside a test process."""
     import boto3.session
 
@@ -96,15 +95,16 @@ def _hook_clients(event: str, handler: Callable, inside: Callable[[str | None], 
 
     def hooked_client(self, *args, **kwargs):
         made = make_client(self, *args, **kwargs)
-        made.meta.events.register(event, handler)
+        for event, handler in hooks.items():
+            made.meta.events.register(event, handler)
         return made
 
-    def watched_invoke(self, function, event_):
-        inside(function.logical_id)
+    def watched_invoke(self, function, event):
+        inside(function.logical_id, event)
         try:
-            return invoke(self, function, event_)
+            return invoke(self, function, event)
         finally:
-            inside(None)
+            inside(None, None)
 
     boto3.session.Session.client = hooked_client
     runtime.Invoker.invoke = watched_invoke
@@ -123,20 +123,17 @@ def run(orders: int, throttle_rate: float = 0.05, seed: int = 7) -> HarnessRepor
     from meshline.dal.exports import ExportStore
     from meshline.domain.audit import verify_chain
     from meshline_local.samples import cancelled_body, routable_body, shopify_headers
+    from bench.stack import drain, local_stack
     from meshline_local.seed import add_bus_tap, seed_tenant
-    from meshline_local.stack import MotoServer, start_runtime
 
     rng = random.Random(seed)
     report = HarnessReport(orders=orders)
     started = time.perf_counter()
-    undo: Callable[[], None] = lambda: None
-    server = MotoServer().start()
-    try:
-        runtime = start_runtime(server.endpoint_url, stage="local", state_dir=Path(tempfile.mkdtemp()))
+    with local_stack() as (runtime, cleanup):
         warehouse_queues = seed_tenant(runtime)
         tap = add_bus_tap(runtime)
         throttler = Throttler(throttle_rate, rng)
-        undo = _instrument(throttler)
+        cleanup.callback(_instrument(throttler))
         exports = ExportStore(runtime.functions["DecideFunction"].environment["EXPORTS_TABLE"])
         placed = "2026-11-25T09:30:00-05:00"
 
@@ -193,20 +190,14 @@ def run(orders: int, throttle_rate: float = 0.05, seed: int = 7) -> HarnessRepor
         throttler.active = False
         report.faults["throttled AWS calls"] = throttler.injected
 
-        queued: Counter[tuple[str, str]] = Counter()
-        sqs = client("sqs")
-        for url in warehouse_queues:
-            while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages"):
-                for message in batch:
-                    queued[(message["MessageAttributes"]["export_id"]["StringValue"], url.rsplit("-", 1)[1].removesuffix(".fifo"))] += 1
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        announced: Counter[str] = Counter()
-        while batch := sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10).get("Messages"):
-            for message in batch:
-                event = json.loads(message["Body"])
-                if event["detail-type"] == "ExportPublished":
-                    announced[event["detail"]["export"]["export_id"]] += 1
-                sqs.delete_message(QueueUrl=tap, ReceiptHandle=message["ReceiptHandle"])
+        queued: Counter[tuple[str, str]] = Counter(
+            (message["MessageAttributes"]["export_id"]["StringValue"], url.rsplit("-", 1)[1].removesuffix(".fifo"))
+            for url in warehouse_queues for message in drain(url)
+        )
+        announced: Counter[str] = Counter(
+            event["detail"]["export"]["export_id"] for event in (json.loads(m["Body"]) for m in drain(tap))
+            if event["detail-type"] == "ExportPublished"
+        )
         bucket = runtime.functions["PublishFunction"].environment["ARCHIVE_BUCKET"]
         archived = Counter(
             version["Key"] for page in client("s3").get_paginator("list_object_versions").paginate(Bucket=bucket)
@@ -241,9 +232,6 @@ def run(orders: int, throttle_rate: float = 0.05, seed: int = 7) -> HarnessRepor
                 report.duplicated.append(f"{order_id}: refused, yet an export exists")
         report.seconds = time.perf_counter() - started
         return report
-    finally:
-        undo()
-        server.stop()
 
 
 def print_report(report: HarnessReport) -> None:

@@ -34,3 +34,73 @@ def test_the_aws_calls_benchmark_counts_each_path_by_function_and_operation(caps
     assert "DecideFunction               dynamodb:TransactWriteItems" in output
     assert "PublishFunction              sqs:SendMessage" in output
     assert "happy path:" in output and "(goal <= 4:" in output
+
+
+def test_the_cost_benchmark_prices_each_path_by_service_against_the_idempotency_baseline(capsys, monkeypatch):
+    from bench import cost
+
+    assert cost.item_bytes({"pk": {"S": "abc"}, "n": {"N": "12345"}, "m": {"M": {"a": {"BOOL": True}}}}) == 5 + 5 + 7
+    original = cost.run
+    monkeypatch.setattr(cost, "run", lambda orders, keep: original(2, keep))
+    assert cost.main(quick=True) == 0
+    output = capsys.readouterr().out
+    totals = {}
+    for block in output.split("\n\n"):
+        lines = block.splitlines()
+        if lines and lines[0].endswith("billed requests per order"):
+            rows = {line.split()[0]: line.split() for line in lines[2:]}
+            totals[lines[0].split()[0]] = rows["total"]
+            assert int(rows["DynamoDB"][1]) >= 5 and float(rows["DynamoDB"][-3]) > 1.0  # several calls; > $1 per million
+            assert "WRU" in " ".join(rows["DynamoDB"]) and "GB-s arm64" in " ".join(rows["Lambda"])
+    assert list(totals) == ["happy", "reroute", "escalation"]
+    dollars = [float(totals[path][-3]) for path in totals]
+    assert 5 < dollars[0] < dollars[1] < dollars[2] < 2000, dollars  # each path adds to the one before
+    for row in totals.values():  # idempotency costs more than Meshline's own markers, but not wildly more
+        assert 0.5 < float(row[-1]) < 1.0, row
+    assert "Step Functions" in output.split("escalation path")[1] and "Step Functions" not in output.split("reroute path")[0]
+    assert "$0.625 per 1,000,000 DynamoDB on-demand write request units" in output
+
+
+def test_the_throughput_benchmark_sets_the_stack_beside_the_same_writes_replayed(capsys, monkeypatch):
+    from bench import throughput
+
+    kept = {}
+    original = throughput.run
+    monkeypatch.setattr(throughput, "run", lambda rounds, per_round: kept.setdefault("run", original(2, 3)))
+    assert throughput.main(quick=True) == 0
+    ours, baseline, writes = kept["run"]
+    assert len(ours) == len(baseline) == 2 and all(seconds > 0 for seconds in ours + baseline)
+    operations = {call.operation for call in writes}
+    assert {"dynamodb:TransactWriteItems", "sqs:SendMessage", "s3:PutObject", "events:PutEvents"} <= operations
+    assert 5 <= len(writes) / 6 <= 10  # the happy path's writes and sends, per order
+    for call in writes:  # replayed with fresh keys of the same length
+        again = throughput.renamed(call.params)
+        assert len(repr(again)) == len(repr(call.params))
+        assert again != call.params or call.operation == "events:PutEvents"
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip().startswith(("1 ", "2 ", "all "))]
+    assert [row[0] for row in rows] == ["1", "2", "all"]
+    for row in rows:
+        assert 0.05 < float(row[3]) < 1.5, row  # the stack does more than the bare writes, within reason
+
+
+def test_the_memory_benchmark_measures_every_function_of_the_template_beside_a_bare_handler(capsys, monkeypatch):
+    from bench import memory
+    from meshline_local.provision import sam_functions
+
+    kept = {}
+    original = memory.run
+    monkeypatch.setattr(memory, "run", lambda lines: kept.setdefault("run", original(lines)))
+    assert memory.main(quick=True) == 0
+    largest, bare, sizes = kept["run"]
+    assert set(largest) == set(sizes) == set(sam_functions())
+    assert 20_000 < bare.after_import_kb <= bare.peak_kb < 300_000  # an interpreter with boto3: tens of MB
+    for name, peak in largest.items():
+        assert peak.after_import_kb > bare.after_import_kb, name  # every handler imports more than boto3
+        assert 0 <= peak.handler_growth_kb < 500_000 and peak.peak_kb >= peak.handler_peak_kb, (name, peak)
+        assert peak.event_kb > 0.1, name
+    assert largest["IngestFunction"].event_kb > 20  # the 25-line webhook itself
+    output = capsys.readouterr().out
+    for name, peak in largest.items():
+        [row] = [line for line in output.splitlines() if line.startswith(name)]
+        assert row.endswith("OVER") == (peak.peak_kb / 1024 / sizes[name] > memory.FLAG_SHARE), row
+    assert "(bare boto3 handler)" in output and "over 50% of MemorySize" in output

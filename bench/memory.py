@@ -1,0 +1,204 @@
+"""Memory: peak RSS of every function in template.yaml under its largest realistic event, a
+250-line order, each invocation in a fresh interpreter, beside a bare boto3 handler.
+
+A 250-line order (built from the real Shopify sample by `routable_body`, every line a SKU
+both warehouses stock) goes through the local stack, and every invocation the runtime makes
+runs in a new Python process with its function's environment, so each function is measured
+on the events the order really produces:
+ingest (the webhook) -> decide -> publish; a rejection of all its lines over the API
+(acknowledge-api) re-routes them; a stock drop (reevaluate-inventory); the other
+warehouse's rejection on the results queue (acknowledge-results) holds them and starts an
+escalation (track-escalations keeps its task); a signed override of all 250 lines ships
+them (override-exports) and resolves it; a replay of the order (administer-policies); the
+sweep once the export's acknowledge_by has passed (sweep-follow-ups, run under freezegun).
+
+For each process: RSS after the handler's imports (VmRSS); then the high-water mark is reset
+(/proc/self/clear_refs) and read again once the handler returned (VmHWM), so the handler's
+own growth is the difference; the absolute peak is the larger of the import and handler
+peaks. Not getrusage's ru_maxrss: Linux keeps it across execve, so a child started from
+this process reports this process's peak (about 200 MB here) whatever it does. A function
+invoked several times reports its largest peak. The baseline is a bare handler
+that imports boto3 and lists queues once, run the same way (as cold_start.py's baseline).
+Each peak is compared with the function's MemorySize in the template; over 50% is flagged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+RUNNER = textwrap.dedent("""
+    import json, sys, types
+    def status_kb(key):
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith(key + ":"))
+    job = json.loads(open(sys.argv[1]).read())
+    if job["frozen_at"]:
+        from freezegun import freeze_time
+    sys.path.insert(0, job["code_dir"])
+    module, name = job["handler"].rsplit(".", 1)
+    entry = getattr(__import__(module), name)
+    after_import, import_peak = status_kb("VmRSS"), status_kb("VmHWM")
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")  # the high-water mark starts again from the RSS after imports
+    context = types.SimpleNamespace(function_name=job["name"], memory_limit_in_mb=job["memory"], invoked_function_arn=job["arn"],
+                                    aws_request_id="bench", function_version="$LATEST", log_group_name="", log_stream_name="bench",
+                                    get_remaining_time_in_millis=lambda: 60000)
+    if job["frozen_at"]:
+        freeze_time(job["frozen_at"]).start()
+    result = entry(job["event"], context)
+    with open(sys.argv[2], "w") as out:
+        json.dump({"result": result, "after_import_kb": after_import, "import_peak_kb": import_peak,
+                   "handler_peak_kb": status_kb("VmHWM")}, out)
+""")
+
+BARE = textwrap.dedent("""
+    import boto3
+    def lambda_handler(event, context):
+        boto3.client("sqs").list_queues()
+        return {}
+""")
+FLAG_SHARE = 0.5
+
+
+@dataclass
+class Peak:
+    """One invocation, in KB: its event, the RSS after imports, the high-water mark while the
+    handler ran, and the process's peak."""
+
+    event_kb: float
+    after_import_kb: int
+    handler_peak_kb: int
+    peak_kb: int
+
+    @property
+    def handler_growth_kb(self) -> int:
+        return self.handler_peak_kb - self.after_import_kb
+
+
+def _invoker_class():
+    from meshline_local.runtime import FunctionError, Invoker
+
+    class Measured(Invoker):
+        """Runs every invocation in a fresh interpreter and keeps its Peak, by function."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.peaks: dict[str, list[Peak]] = {}
+            self.frozen_at: str | None = None
+            self.folder = Path(tempfile.mkdtemp())
+
+        def invoke(self, function, event):
+            job, out = self.folder / "job.json", self.folder / "out.json"
+            event_json = json.dumps(event, default=lambda value: value.timestamp())  # stream times: epoch seconds, as Lambda sends them
+            job.write_text(json.dumps({"code_dir": str(function.code_dir), "handler": function.handler, "name": function.name,
+                                       "memory": function.memory, "arn": function.arn, "frozen_at": self.frozen_at})[:-1]
+                           + f', "event": {event_json}}}')
+            keep = ("PATH", "HOME", "LANG", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+            env = {**{k: v for k, v in os.environ.items() if k in keep}, **function.environment,
+                   "AWS_LAMBDA_FUNCTION_NAME": function.name, "PYTHONDONTWRITEBYTECODE": "1"}
+            started = time.perf_counter()
+            done = subprocess.run([sys.executable, "-c", RUNNER, str(job), str(out)], env=env, capture_output=True, text=True)
+            self.invocations.append((function.logical_id, time.perf_counter() - started))
+            if done.returncode:
+                raise FunctionError(f"{function.logical_id}: {done.stderr[-3000:]}")
+            measured = json.loads(out.read_text())
+            self.peaks.setdefault(function.logical_id, []).append(Peak(
+                len(event_json) / 1024, measured["after_import_kb"], measured["handler_peak_kb"],
+                max(measured["import_peak_kb"], measured["handler_peak_kb"])))
+            return measured["result"]
+
+    return Measured
+
+
+def run(lines: int) -> tuple[dict[str, Peak], Peak, dict[str, int]]:
+    """Per function, its invocation with the largest peak; the bare handler's; MemorySize (MB) per function."""
+    from datetime import UTC, datetime, timedelta
+
+    from bench.stack import local_stack, override, post, rejection
+    from meshline.dal.aws import client
+    from meshline.dal.escalations import EscalationStore
+    from meshline.dal.exports import ExportStore
+    from meshline_local.runtime import Function
+    from meshline_local.samples import routable_body, shopify_headers
+    from meshline_local.seed import DEMO_STOCK, seed_tenant
+
+    skus = [f"BENCH-{i:03d}" for i in range(lines)]
+    with local_stack() as (runtime, _):
+        seed_tenant(runtime, stock={**DEMO_STOCK, **{sku: {"east": 50, "west": 50} for sku in skus}})
+        invoker = runtime.invoker = _invoker_class()()
+        exports = ExportStore(runtime.functions["DecideFunction"].environment["EXPORTS_TABLE"])
+        tasks = EscalationStore(exports.table)
+        order_id = "shopify-7001"
+        latest = lambda: exports.latest(tenant_id="acme", order_id=order_id)
+
+        body = routable_body(7001, "2026-11-25T09:30:00-05:00", [(sku, 1) for sku in skus])
+        runtime.handle_http("POST", "/local/webhooks/shopify/acme", shopify_headers(body, event_id="evt-7001"), body)
+        runtime.settle(timeout=120)
+        post(runtime, "/local/acknowledgements", rejection(latest(), "mem-rej-1"))
+        runtime.settle(timeout=120)
+        shipping = next(line.warehouse_id for line in latest().lines if line.action == "ship")
+        detail = {"tenant_id": "acme", "sku": skus[0], "warehouse_id": shipping, "available": 0,
+                  "changed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        client("events").put_events(Entries=[{"EventBusName": runtime.functions["PublishFunction"].environment["EVENT_BUS_NAME"],
+                                              "Source": "meshline.inventory", "DetailType": "InventoryLevelChanged",
+                                              "Detail": json.dumps(detail)}])
+        runtime.settle(timeout=120)
+        results = next(s.queue_url for s in runtime.sources if s.function.logical_id == "AcknowledgeResultsFunction")
+        client("sqs").send_message(QueueUrl=results, MessageBody=json.dumps(rejection(latest(), "mem-rej-2")))
+        runtime.settle(timeout=120)
+        runtime.run_until(lambda: tasks.tasks("acme", order_id), timeout=120, what="the escalation's first task")
+        post(runtime, f"/local/tenants/acme/orders/{order_id}/overrides",
+             override(latest(), "east", "Both warehouses restocked overnight: ship everything from east."))
+        runtime.settle(timeout=120)
+        status, _, answer = runtime.handle_http("GET", f"/local/tenants/acme/orders/{order_id}/replay", {}, b"")
+        assert status == 200, answer[:500]
+        due = latest().sla.acknowledge_by
+        invoker.frozen_at = (due + timedelta(minutes=1)).isoformat()
+        runtime.fire_schedules()
+        invoker.frozen_at = None
+        runtime.settle(timeout=120)
+
+        kinds = [document["trigger"]["kind"] for document in exports.history("acme", order_id)]
+        assert kinds == ["order_created", "warehouse_rejected", "inventory_changed", "warehouse_rejected", "manual_override",
+                         "sla_lapsing"], f"the order's versions are not the ones this benchmark means to cause: {kinds}"
+        folder = Path(tempfile.mkdtemp())
+        (folder / "bare_handler.py").write_text(BARE)
+        ingest = runtime.functions["IngestFunction"]
+        bare = Function("BareBoto3Handler", ingest.name, ingest.arn, folder, "bare_handler.lambda_handler",
+                        ingest.environment, ingest.timeout, 128)
+        invoker.invoke(bare, {"body": body.decode()})
+        largest = {name: max(peaks, key=lambda peak: peak.peak_kb) for name, peaks in invoker.peaks.items()}
+        memory = {name: function.memory for name, function in runtime.functions.items()}
+        return largest, largest.pop("BareBoto3Handler"), memory
+
+
+def main(quick: bool = False) -> int:
+    lines = 25 if quick else 250
+    print(f"memory: peak RSS of each handler under a {lines}-line order's events, each invocation in a fresh interpreter;\n"
+          f"baseline = a bare boto3 handler run the same way; flagged over {FLAG_SHARE:.0%} of the template's MemorySize\n")
+    largest, bare, memory = run(lines)
+    print(f"{'function':<30} {'event KB':>8} {'imports MB':>10} {'handler +MB':>11} {'peak MB':>8} {'x bare':>6} "
+          f"{'MemorySize':>10} {'share':>6}")
+    rows = [("(bare boto3 handler)", bare, None), *((name, largest.get(name), memory[name]) for name in sorted(memory))]
+    flagged = []
+    for name, peak, size in rows:
+        if peak is None:
+            print(f"{name:<30} not invoked")
+            flagged.append(f"{name} (not invoked)")
+            continue
+        share = peak.peak_kb / 1024 / size if size else None
+        flag = "  OVER" if share and share > FLAG_SHARE else ""
+        flagged += [name] if flag else []
+        print(f"{name:<30} {peak.event_kb:>8.1f} {peak.after_import_kb / 1024:>10.1f} {peak.handler_growth_kb / 1024:>11.1f} "
+              f"{peak.peak_kb / 1024:>8.1f} {peak.peak_kb / bare.peak_kb:>6.2f}"
+              + (f" {size:>7} MB {share:>6.0%}{flag}" if size else ""))
+    print(f"\nover {FLAG_SHARE:.0%} of MemorySize (or not measured): {', '.join(flagged) or 'none'}")
+    return 0 if all("not invoked" not in name for name in flagged) else 1
