@@ -122,7 +122,7 @@ def run(lines: int) -> tuple[dict[str, Peak], Peak, dict[str, int]]:
     """Per function, its invocation with the largest peak; the bare handler's; MemorySize (MB) per function."""
     from datetime import UTC, datetime, timedelta
 
-    from bench.stack import local_stack, override, post, rejection
+    from bench.stack import get, local_stack, onboard, override, post, rejection
     from meshline.dal.aws import client
     from meshline.dal.escalations import EscalationStore
     from meshline.dal.exports import ExportStore
@@ -158,8 +158,10 @@ def run(lines: int) -> tuple[dict[str, Peak], Peak, dict[str, int]]:
         post(runtime, f"/local/tenants/acme/orders/{order_id}/overrides",
              override(latest(), "east", "Both warehouses restocked overnight: ship everything from east."))
         runtime.settle(timeout=120)
-        status, _, answer = runtime.handle_http("GET", f"/local/tenants/acme/orders/{order_id}/replay", {}, b"")
-        assert status == 200, answer[:500]
+        for read in ("replay", "history"):
+            get(runtime, f"/local/tenants/acme/orders/{order_id}/{read}")
+        get(runtime, "/local/tenants/acme/exceptions")
+        onboard(runtime, "initech")
         due = latest().sla.acknowledge_by
         invoker.frozen_at = (due + timedelta(minutes=1)).isoformat()
         runtime.fire_schedules()

@@ -33,6 +33,26 @@ def post(runtime, path: str, document: dict) -> None:
     assert status < 300, f"{path}: {status} {answer[:500]!r}"
 
 
+def get(runtime, path: str) -> dict:
+    """GET from the operators' API as the demo tenant's operator; anything but a 200 fails."""
+    from meshline_local.seed import bearer
+
+    status, _, answer = runtime.handle_http("GET", path, bearer(_credentials(runtime)["agency:alice"]), b"")
+    assert status == 200, f"{path}: {status} {answer[:500]!r}"
+    return json.loads(answer)
+
+
+def onboard(runtime, tenant_id: str) -> None:
+    """Onboard a merchant like the demo one, as an administrator (SigV4)."""
+    from meshline_local.samples import sigv4_headers
+    from meshline_local.seed import DEMO_POLICY
+
+    body = json.dumps({"tenant_id": tenant_id, "policy": DEMO_POLICY.draft().model_dump(mode="json"),
+                       "platform_secrets": {"shopify": f"{tenant_id}-secret"}}).encode()
+    status, _, answer = runtime.handle_http("POST", "/local/tenants", sigv4_headers("POST", "/local/tenants", body), body)
+    assert status == 201, f"/tenants: {status} {answer[:500]!r}"
+
+
 def _credentials(runtime) -> dict[str, str]:
     """The demo tenant's credentials, issued once per deployment (as onboarding would)."""
     if not hasattr(runtime, "bench_credentials"):

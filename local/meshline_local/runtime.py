@@ -516,7 +516,8 @@ class LocalRuntime:
         for name, resource in cfn["Resources"].items():
             if resource["Type"] != "AWS::ApiGateway::RestApi":
                 continue
-            gateway = Gateway(name, resource["Properties"], self.functions, stage, self.deployed.region, self.invoker)
+            gateway = Gateway(name, resource["Properties"], self.functions, stage, self.deployed.region,
+                              lambda function, event: self.invoker.invoke(function, event))
             self.gateways.append(gateway)
             for path, methods in resource["Properties"].get("Body", {}).get("paths", {}).items():
                 for method, operation in methods.items():

@@ -303,3 +303,16 @@ def write_events() -> list[str]:
 
 if __name__ == "__main__":
     print("\n".join(f"wrote {name}" for name in write_events()))
+
+
+def sigv4_headers(method: str, path: str, body: bytes = b"", access_key: str = "AKIAADMINEXAMPLE") -> dict[str, str]:
+    """Headers of a SigV4-signed call to the operators' API, as `awscurl` or an SDK sends
+    them (the onboarding routes; the local gateway requires the header, AWS verifies it)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method=method, url=f"https://api.example.com{path}", data=body,
+                         headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(access_key, "local-secret"), "execute-api", "us-east-1").add_auth(request)
+    return dict(request.headers.items())

@@ -4,28 +4,17 @@ webhook, signed with the onboarded secret, becomes an export on its own warehous
 
 import json
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
 from meshline.dal.aws import client
+from meshline_local.samples import sigv4_headers
 from meshline_local.seed import OTHER_TENANT_POLICY, bearer
 from tests.payloads import routable_body, shopify_headers
 
 SECRET = "initech-webhook-secret-0001"
 
 
-def signed(method, path, body=b""):
-    """Headers of a SigV4-signed call, as `awscurl` or an SDK would send them."""
-    request = AWSRequest(method=method, url=f"https://api.example.com/local{path}", data=body,
-                         headers={"Content-Type": "application/json"})
-    SigV4Auth(Credentials("AKIAADMINEXAMPLE", "secret"), "execute-api", "us-east-1").add_auth(request)
-    return dict(request.headers.items())
-
-
 def admin(stack, method, path, body=None):
     payload = json.dumps(body).encode() if body is not None else b""
-    status, _, answer = stack.runtime.handle_http(method, f"/local{path}", signed(method, path, payload), payload)
+    status, _, answer = stack.runtime.handle_http(method, f"/local{path}", sigv4_headers(method, f"/local{path}", payload), payload)
     return status, json.loads(answer or b"{}")
 
 
