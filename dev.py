@@ -10,6 +10,7 @@
     python3 dev.py schemas     regenerate schemas/ from the pydantic models
     python3 dev.py build       sam build (Lambda artifacts for the template's runtime, no Docker)
     python3 dev.py validate    sam validate --lint
+    python3 dev.py scan        checkov on template.yaml (every skipped check says why, in the template)
 
 Every command first makes sure .venv exists and holds what pyproject.toml asks for; it
 reinstalls only when pyproject.toml changed, so the second run starts at once.
@@ -48,6 +49,28 @@ def ensure_environment() -> None:
     STAMP.write_text(_wanted_stamp())
 
 
+SCANNER_VENV = ROOT / ".venv-checkov"
+CHECKOV = "checkov==3.2.533"
+
+
+def ensure_scanner() -> Path:
+    """checkov in a venv of its own: it pins boto3 far below what moto and SAM need."""
+    scanner_bin = SCANNER_VENV / ("Scripts" if os.name == "nt" else "bin")
+    stamp = SCANNER_VENV / ".meshline-installed"
+    if not (stamp.exists() and stamp.read_text() == CHECKOV):
+        print(f"» installing {CHECKOV} into .venv-checkov (first run: about 30 s)", flush=True)
+        venv.EnvBuilder(with_pip=True).create(SCANNER_VENV)
+        subprocess.run([str(scanner_bin / "python"), "-m", "pip", "--disable-pip-version-check", "install", "--quiet",
+                        CHECKOV], check=True)
+        stamp.write_text(CHECKOV)
+    return scanner_bin / "checkov"
+
+
+def scan(rest: list[str]) -> int:
+    return _run(str(ensure_scanner()), "--file", "template.yaml", "--framework", "cloudformation", "--skip-download",
+                "--compact", "--quiet", *rest)
+
+
 def _run(*args: str) -> int:
     env = dict(os.environ)
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -66,6 +89,7 @@ COMMANDS = {
     "schemas": lambda rest: _run(str(PYTHON), "-m", "meshline_local.generate_schemas", *rest),
     "build": lambda rest: _run(str(BIN / "sam"), "build", *rest),
     "validate": lambda rest: _run(str(BIN / "sam"), "validate", "--lint", *rest),
+    "scan": scan,
 }
 
 
