@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 
-from meshline.api import answer_validation_errors_by_field, documented, error_response
+from meshline.api import answer_validation_errors_by_field, documented, error_response, resolve_within_limits
 from meshline.clock import utc_now
 from meshline.dal.credentials import CredentialChanged, UnknownCredential
 from meshline.dal.tenants import UnknownTenant
@@ -97,4 +97,4 @@ def revoke_credential(credential_id: CredentialIdPath) -> CredentialRevoked:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+    return resolve_within_limits(app, event, context)

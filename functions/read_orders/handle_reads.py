@@ -16,7 +16,14 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
-from meshline.api import answer_access_errors, answer_validation_errors_by_field, caller_of, documented, error_response
+from meshline.api import (
+    answer_access_errors,
+    answer_validation_errors_by_field,
+    caller_of,
+    documented,
+    error_response,
+    resolve_within_limits,
+)
 from meshline.clock import utc_now
 from meshline.dal.scope import Scope
 from meshline.domain.access import Role
@@ -81,4 +88,4 @@ def get_exception_queue(
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+    return resolve_within_limits(app, event, context)

@@ -132,6 +132,10 @@ def _with_gateway_answers(document: dict[str, Any]) -> dict[str, Any]:
     gateway_error = {"application/json": {"schema": {"$ref": "#/components/schemas/GatewayError"}}}
     for path, methods in document.get("paths", {}).items():
         for method, operation in methods.items():
+            if "requestBody" in operation:
+                operation["responses"]["413"] = {
+                    "description": "The body is over 256 KB (meshline.api.MAX_BODY_BYTES)",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
             if (method, path) in signed:
                 operation["security"] = [{"AwsSigV4": []}]
                 operation.setdefault("responses", {})["403"] = {

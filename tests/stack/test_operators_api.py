@@ -242,3 +242,11 @@ def test_a_warehouse_cannot_read_or_answer_another_warehouses_export(stack, two_
         404, {"error": "not_found", "message": f"no export {export['export_id']}"})
     assert stack.call("POST", "/acknowledgements", answer_as_stranger, as_=f"globex:{stranger}")[0] == 404
     assert len(stack.exports.acknowledgements("acme", order_id)) == 1
+
+
+def test_an_oversized_body_is_refused_before_it_is_parsed(stack):
+    huge = json.dumps({"expected_version": 1, "policy": {"name": "x" * 300_000}}).encode()
+    status, refused = stack.call("PUT", "/tenants/acme/policy", raw=huge)
+    assert (status, refused["error"]) == (413, "payload_too_large")
+    assert refused["message"] == f"the body is {len(huge)} bytes; at most 262144 are accepted"
+    assert [v.version for v in stack.tenants.policy_versions("acme")] == [1]

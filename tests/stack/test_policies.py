@@ -1,7 +1,6 @@
 """Policy administration through the operators' API on the local stack: versions, refusals,
 the dry run over 200 real-shaped orders, and replay."""
 
-import json
 import time
 
 from meshline_local.samples import sample_orders, shopify_headers

@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 
 from meshline.domain.access import Caller, NotAllowed, NotVisible
 
+MAX_BODY_BYTES = 256 * 1024  # a 50-warehouse policy is ~40 KB; anything near this is a mistake or an attack
+
 ERROR_DESCRIPTIONS = {
     400: "Refused: the message says why",
     403: "The caller may not act on this object",
@@ -69,3 +71,17 @@ def answer_access_errors(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(NotAllowed)
     def _not_allowed(error: NotAllowed) -> Response:
         return error_response(403, "forbidden", str(error))
+
+
+
+def resolve_within_limits(app: APIGatewayRestResolver, event: dict, context: object, max_bytes: int = MAX_BODY_BYTES) -> dict:
+    """`app.resolve`, after refusing a body over `max_bytes` with 413 (OWASP API4): checked
+    here because Powertools validates a request before any middleware runs, and API
+    Gateway alone would let 10 MB through to pydantic."""
+    body = event.get("body") or ""
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+    if size > max_bytes:
+        refused = ErrorBody(error="payload_too_large", message=f"the body is {size} bytes; at most {max_bytes} are accepted")
+        return {"statusCode": 413, "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "body": refused.model_dump_json(), "isBase64Encoded": False}
+    return app.resolve(event, context)
