@@ -1,6 +1,8 @@
 """API Gateway -> onboarding (SigV4/IAM: the agency's administrators, not credentials).
 
     POST   /tenants                                  a merchant: warehouses' queues, platform secrets, first policy
+    POST   /tenants/{tenant_id}/webhook-secrets/{platform}/rotation
+                                                     a new webhook secret; the old one verifies through the overlap
     POST   /credentials                              an operator's or warehouse's credential (token shown once)
     POST   /credentials/{credential_id}/rotation     a new secret; the old one works through the overlap
     DELETE /credentials/{credential_id}              revoked (the authorizer's cache lets it live <= 60 s)
@@ -24,6 +26,9 @@ from meshline.flows.onboarding import (
     CredentialRequest,
     CredentialRevoked,
     Onboarding,
+    Platform,
+    SecretRotated,
+    SecretRotation,
     TenantExists,
     TenantOnboarded,
     TenantOnboarding,
@@ -66,6 +71,17 @@ def onboard_tenant(request: TenantOnboarding) -> tuple[TenantOnboarded, int]:
     onboarded = Onboarding(onboarding_settings()).onboard(request, _administrator(), utc_now())
     logger.info("tenant onboarded", extra={"tenant_id": request.tenant_id, "by": _administrator()})
     return onboarded, 201
+
+
+@app.post("/tenants/<tenant_id>/webhook-secrets/<platform>/rotation", responses=documented(404, created=SecretRotated))
+@tracer.capture_method
+def rotate_webhook_secret(tenant_id: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,29}$")], platform: Platform,
+                          request: SecretRotation) -> tuple[SecretRotated, int]:
+    rotated = Onboarding(onboarding_settings()).rotate_webhook_secret(tenant_id, platform, request, utc_now())
+    logger.info("webhook secret rotated", extra={"tenant_id": tenant_id, "platform": str(platform),
+                                                 "previous_valid_until": rotated.previous_valid_until.isoformat(),
+                                                 "by": _administrator()})
+    return rotated, 201
 
 
 @app.post("/credentials", responses=documented(400, 404, created=CredentialIssued))

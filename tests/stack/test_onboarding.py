@@ -3,9 +3,10 @@ and first policy, then credentials issued, rotated and revoked; the merchant's f
 webhook, signed with the onboarded secret, becomes an export on its own warehouse queue."""
 
 import json
+from datetime import timedelta
 
 from meshline.dal.aws import client
-from meshline_local.samples import sigv4_headers
+from meshline_local.samples import DEMO_SECRET, sigv4_headers
 from meshline_local.seed import OTHER_TENANT_POLICY, bearer
 from tests.payloads import routable_body, shopify_headers
 
@@ -81,3 +82,28 @@ def test_onboarding_refuses_unsigned_calls_and_bearer_credentials(stack):
         status, _, answer = stack.runtime.handle_http("POST", "/local/tenants", headers, payload)
         assert (status, json.loads(answer)) == (403, {"message": "Missing Authentication Token"})
     assert stack.tenants.active_policy("hooli") is None
+
+
+def test_a_webhook_secret_rotation_keeps_the_old_secret_through_its_overlap_only(stack):
+    from freezegun import freeze_time
+
+    from meshline.clock import utc_now
+
+    def deliver(number, secret):
+        body = routable_body(number, "2026-11-25T09:30:00-05:00", [("TEE-BLK-M", 1)])
+        status, _, answer = stack.runtime.handle_http("POST", "/local/webhooks/shopify/acme",
+                                                      shopify_headers(body, event_id=f"evt-{number}", secret=secret), body)
+        return status, json.loads(answer)
+
+    old = DEMO_SECRET  # the demo tenant's
+    assert deliver(8201, old)[0] == 202
+    status, rotated = admin(stack, "POST", "/tenants/acme/webhook-secrets/shopify/rotation",
+                            {"secret": "acme-shopify-secret-2027", "overlap_hours": 2})
+    assert status == 201 and rotated["platform"] == "shopify"
+    with freeze_time(utc_now() + timedelta(minutes=6)):  # past the secrets' 5-minute cache
+        assert deliver(8202, old)[0] == 202  # Shopify may still sign with the old one
+        assert deliver(8203, "acme-shopify-secret-2027")[0] == 202
+    with freeze_time(utc_now() + timedelta(hours=2, minutes=6)):
+        assert deliver(8204, old)[0] == 401  # the overlap is over
+        assert deliver(8205, "acme-shopify-secret-2027")[0] == 202
+    assert admin(stack, "POST", "/tenants/nobody/webhook-secrets/shopify/rotation", {"secret": "x" * 20})[0] == 404

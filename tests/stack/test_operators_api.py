@@ -182,6 +182,7 @@ def probes(order_id, export, operator="agency:carol"):
         # Onboarding is SigV4 only: a globex operator must not mint itself an acme credential.
         ("post", "/tenants"): {"tenant_id": "acme", "policy": policy, "platform_secrets": {"shopify": "taken-over"}},
         ("post", "/credentials"): {"role": "operator", "party": operator, "tenants": ["acme"]},
+        ("post", "/tenants/{tenant_id}/webhook-secrets/{platform}/rotation"): {"secret": "taken-over-secret-0001"},
         ("post", "/credentials/{credential_id}/rotation"): None,
         ("delete", "/credentials/{credential_id}"): None,
     }
@@ -196,7 +197,7 @@ def operations():
 
 def concrete(path, order_id, export, credential_id="x"):
     return path.format(tenant_id="acme", order_id=order_id, export_id=export["export_id"], version=1,
-                       credential_id=credential_id)
+                       credential_id=credential_id, platform="shopify")
 
 
 def test_every_route_answers_another_tenants_operator_404_with_no_data(stack, two_tenants):

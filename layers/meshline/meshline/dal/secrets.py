@@ -1,20 +1,65 @@
-"""Per-tenant webhook secrets and source settings, through Powertools parameters (SSM, cached)."""
+"""Per-tenant webhook secrets and source settings, through Powertools parameters (SSM, cached).
+
+A webhook secret can be rotated without losing deliveries: the new secret becomes
+`<platform>-webhook-secret`, and the one it replaces moves to
+`<platform>-webhook-secret-previous` with the end of its overlap; until then both verify
+(shops keep signing with the old one for a while: Shopify for up to an hour), afterwards
+only the new one. Both are read in one GetParametersByPath per tenant, cached for
+SECRET_CACHE_SECONDS, so a retired secret stops verifying at most that long after its end.
+"""
 
 from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
 
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 SECRET_CACHE_SECONDS = 300
+PREVIOUS = "-previous"
 
 
 class SecretNotFound(LookupError):
     pass
 
 
-def webhook_secrets(prefix: str, tenant_id: str, platform: str) -> list[str]:
-    """The secrets that currently verify this tenant's webhooks from this platform."""
-    return [tenant_parameter(prefix, tenant_id, _webhook_secret(platform))]
+def webhook_secrets(prefix: str, tenant_id: str, platform: str, now: datetime) -> list[str]:
+    """The secrets that verify this tenant's webhooks from this platform at `now`, newest first."""
+    name = _webhook_secret(platform)
+    try:
+        found = parameters.get_parameters(f"{prefix}/{tenant_id}", decrypt=True,
+                                          max_age=SECRET_CACHE_SECONDS, raise_on_transform_error=False)
+    except GetParameterError as error:
+        if "ParameterNotFound" in str(error.__cause__ or error):
+            raise SecretNotFound(tenant_path(prefix, tenant_id, name)) from None
+        raise
+    if name not in found:
+        raise SecretNotFound(tenant_path(prefix, tenant_id, name))
+    secrets = [str(found[name])]
+    previous = found.get(f"{name}{PREVIOUS}")
+    if previous:
+        retiring = json.loads(previous)
+        if now < datetime.fromisoformat(retiring["until"]):
+            secrets.append(retiring["secret"])
+    return secrets
+
+
+def rotate_webhook_secret(prefix: str, tenant_id: str, platform: str, new_secret: str, now: datetime,
+                          overlap: timedelta) -> datetime:
+    """Make `new_secret` current; the current one keeps verifying until the returned time."""
+    from meshline.dal.aws import client
+
+    ssm, name = client("ssm"), parameter_name(prefix, tenant_id, platform)
+    try:
+        current = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        raise SecretNotFound(name) from None
+    until = now + overlap
+    retiring = json.dumps({"secret": current, "until": until.isoformat()})
+    ssm.put_parameter(Name=f"{name}{PREVIOUS}", Value=retiring, Type="SecureString", Overwrite=True)
+    ssm.put_parameter(Name=name, Value=new_secret, Type="SecureString", Overwrite=True)
+    return until
 
 
 def tenant_parameter(prefix: str, tenant_id: str, name: str) -> str:

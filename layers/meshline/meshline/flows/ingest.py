@@ -216,7 +216,7 @@ def ingest_order(
         raise IngestRefused(413, f"body is {len(body)} bytes; the limit is {settings.max_body_bytes}")
     platform = source.platform.value
     try:
-        secrets = webhook_secrets(settings.tenant_parameter_prefix, tenant_id, platform)
+        secrets = webhook_secrets(settings.tenant_parameter_prefix, tenant_id, platform, now)
     except SecretNotFound:
         raise IngestRefused(404, f"unknown tenant '{tenant_id}' (no {source.name} webhook secret is configured)") from None
     source.authenticate(headers, body, secrets, now)

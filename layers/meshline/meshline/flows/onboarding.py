@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from meshline.dal.aws import client
 from meshline.dal.credentials import CredentialStore
 from meshline.dal.publication import warehouse_queue_name
-from meshline.dal.secrets import parameter_name
+from meshline.dal.secrets import SecretNotFound, parameter_name, rotate_webhook_secret
 from meshline.dal.tenants import TenantStore, UnknownTenant
 from meshline.domain.access import Credential, Role
 from meshline.domain.policy import PolicyDraft
@@ -78,6 +78,18 @@ class CredentialRevoked(BaseModel):
     revoked_at: UtcDatetime
 
 
+class SecretRotation(BaseModel):
+    secret: SecretStr = Field(description="The new signing secret, as configured in the platform.")
+    overlap_hours: int = Field(default=24, ge=1, le=168,
+                               description="How long the secret it replaces keeps verifying (the platform's own retries may use it).")
+
+
+class SecretRotated(BaseModel):
+    tenant_id: str
+    platform: Platform
+    previous_valid_until: UtcDatetime
+
+
 class TenantExists(RuntimeError):
     pass
 
@@ -108,6 +120,15 @@ class Onboarding:
         policy = self.tenants.put_policy(request.tenant_id, request.policy, expected_version=None, actor=actor, now=now)
         return TenantOnboarded(tenant_id=request.tenant_id, policy_version=policy.version, policy_hash=policy.policy_hash,
                                warehouse_queues=queues, platforms=sorted(request.platform_secrets))
+
+    def rotate_webhook_secret(self, tenant_id: str, platform: Platform, request: SecretRotation,
+                              now: datetime) -> SecretRotated:
+        try:
+            until = rotate_webhook_secret(self.settings.tenant_parameter_prefix, tenant_id, platform,
+                                          request.secret.get_secret_value(), now, timedelta(hours=request.overlap_hours))
+        except SecretNotFound:
+            raise UnknownTenant(tenant_id) from None
+        return SecretRotated(tenant_id=tenant_id, platform=platform, previous_valid_until=until)
 
     def issue(self, request: CredentialRequest, now: datetime) -> CredentialIssued:
         for tenant_id in request.tenants:
