@@ -176,12 +176,12 @@ class Invoker:
         self.invocations: list[tuple[str, float]] = []
 
     def invoke(self, function: Function, event: dict[str, Any]) -> Any:
-        entry = function.entry_point()
         context = LambdaContext(function.name, function.memory, function.arn, function.timeout)
         started = time.perf_counter()
         with _environment({**function.environment, "AWS_LAMBDA_FUNCTION_NAME": function.name}), FUNCTION_OUTPUT.to(function):
             try:
-                return entry(event, context)
+                # A handler that fails to import fails its invocation, as Lambda's Runtime.ImportModuleError does.
+                return function.entry_point()(event, context)
             except Exception as error:
                 self.log(f"{function.logical_id} failed: {error}")
                 raise FunctionError(f"{function.logical_id}: {error}") from error
