@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from meshline.dal.aws import client
+from meshline_local import docs
 from meshline_local.gateway import Admitted, Gateway, rejection_body
 from meshline_local.provision import ROOT, Deployed, Resolver, sam_functions
 from meshline_local.samples import api_gateway_event
@@ -582,6 +583,9 @@ class LocalRuntime:
                 stop.wait(1.0)
 
     def handle_http(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        documentation = docs.serve(method, path, self.deployed.parameters.get("Stage", "local"))
+        if documentation is not None:
+            return documentation
         for route in self.routes:
             match = route.pattern.match(path.split("?", 1)[0])
             if match and route.method == method.upper():

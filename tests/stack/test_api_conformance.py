@@ -54,3 +54,15 @@ def test_no_operation_answers_5xx_or_outside_its_schema(api, operation):
         case.call_and_validate(base_url=base_url, headers=headers, excluded_checks=[positive_data_acceptance])
 
     conforms()
+
+
+def test_swagger_ui_is_served_by_the_local_stack_only_and_from_its_own_assets(api):
+    import urllib.request
+
+    stack, base_url = api
+    page = urllib.request.urlopen(f"{base_url}/docs").read().decode()
+    assert '<script src="/local/docs/swagger-ui-bundle.js">' in page and "http" not in page.replace(base_url, "")
+    assert urllib.request.urlopen(f"{base_url}/openapi.json").read() == OPENAPI.read_bytes()
+    assert b"SwaggerUIBundle" in urllib.request.urlopen(f"{base_url}/docs/swagger-ui-bundle.js").read()
+    template = (Path(__file__).resolve().parents[2] / "template.yaml").read_text()
+    assert "/docs" not in template and "openapi.json" not in template  # nothing a deployment could expose
