@@ -76,7 +76,7 @@ def _administration() -> PolicyAdministration:
     return PolicyAdministration(policy_admin_settings(), Scope(caller))
 
 
-@app.put("/tenants/<tenant_id>/policy", responses=documented(403, 404, 409, created=PolicyVersionCreated))
+@app.put("/tenants/<tenant_id>/policy", responses=documented(400, 403, 404, 409, created=PolicyVersionCreated))
 @tracer.capture_method
 def put_policy(tenant_id: TenantIdPath, request: PutPolicyRequest) -> tuple[PolicyVersionCreated, int]:
     created = _administration().put(tenant_id, request, _actor(), utc_now())

@@ -20,7 +20,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from meshline.api import answer_validation_errors_by_field, documented, error_response, resolve_within_limits
 from meshline.clock import utc_now
 from meshline.dal.credentials import CredentialChanged, UnknownCredential
-from meshline.dal.tenants import UnknownTenant
+from meshline.dal.tenants import StalePolicyVersion, UnknownTenant
 from meshline.flows.onboarding import (
     CredentialIssued,
     CredentialRequest,
@@ -50,6 +50,7 @@ def _not_found(error: LookupError) -> Response:
 
 
 @app.exception_handler(TenantExists)
+@app.exception_handler(StalePolicyVersion)  # onboarded by someone else at the same moment
 @app.exception_handler(CredentialChanged)
 def _conflict(error: RuntimeError) -> Response:
     return error_response(409, "conflict", str(error))

@@ -27,7 +27,7 @@ from meshline_local.seed import bearer
 OPENAPI = Path(__file__).resolve().parents[2] / "schemas" / "openapi" / "operators-api.openapi.json"
 SCHEMA = schemathesis.openapi.from_path(OPENAPI)
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
-EXAMPLES_PER_OPERATION = 12
+EXAMPLES_PER_OPERATION = 12  # per run; hypothesis varies them between runs, so every CI run explores new ones
 SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIAADMINEXAMPLE/20261126/us-east-1/execute-api/aws4_request, "
                            "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
@@ -32,10 +33,14 @@ class Platform(StrEnum):
     BIGCOMMERCE = "bigcommerce"  # its store and API token are put beside it (docs/SOURCES.md)
 
 
+# What SSM can store and a platform would plausibly use (Shopify's are 64 hex characters).
+WebhookSecret = Annotated[SecretStr, Field(min_length=8, max_length=4096)]
+
+
 class TenantOnboarding(BaseModel):
     tenant_id: TenantId
     policy: PolicyDraft = Field(description="The first policy version: warehouses, rules, owners, exception paths.")
-    platform_secrets: dict[Platform, SecretStr] = Field(
+    platform_secrets: dict[Platform, WebhookSecret] = Field(
         min_length=1, description="Webhook signing secret per platform the merchant sends from; stored in SSM, never shown again.")
 
 
@@ -79,7 +84,7 @@ class CredentialRevoked(BaseModel):
 
 
 class SecretRotation(BaseModel):
-    secret: SecretStr = Field(description="The new signing secret, as configured in the platform.")
+    secret: WebhookSecret = Field(description="The new signing secret, as configured in the platform.")
     overlap_hours: int = Field(default=24, ge=1, le=168,
                                description="How long the secret it replaces keeps verifying (the platform's own retries may use it).")
 

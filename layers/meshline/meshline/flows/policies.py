@@ -16,6 +16,7 @@ from meshline.settings import PolicyAdminSettings
 
 class PutPolicyRequest(BaseModel):
     expected_version: int | None = Field(
+        ge=1,
         description="The active version this change is based on (null for a tenant's first policy); "
         "a stale value is refused with 409, so two operators cannot overwrite each other."
     )
