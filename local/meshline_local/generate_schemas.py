@@ -93,9 +93,14 @@ def _openapi_documents() -> dict[str, dict[str, Any]]:
             if clashes:
                 raise ValueError(f"{path}: routes {sorted(clashes)} are served by another function too")
             merged.setdefault("paths", {}).update(document.get("paths", {}))
-            merged.setdefault("components", {}).setdefault("schemas", {}).update(
-                document.get("components", {}).get("schemas", {})
-            )
+            schemas = merged.setdefault("components", {}).setdefault("schemas", {})
+            # Components are named by model: two different models of one name would
+            # silently document one route with the other's shape.
+            homonyms = sorted(name for name, schema in document.get("components", {}).get("schemas", {}).items()
+                              if name in schemas and schemas[name] != schema)
+            if homonyms:
+                raise ValueError(f"{path}: models {homonyms} differ from other handlers' models of the same name")
+            schemas.update(document.get("components", {}).get("schemas", {}))
         documents[f"openapi/{name}.openapi.json"] = _with_gateway_answers(merged)
     return documents
 

@@ -36,7 +36,7 @@ from meshline.domain.exports import (
     seal,
 )
 from meshline.domain.policy import TenantPolicy
-from meshline.domain.types import format_utc
+from meshline.domain.types import UtcDatetime, format_utc
 
 ESCALATOR = "system:meshline-escalation"
 ENGINE = "escalation-2026.11"
@@ -93,6 +93,18 @@ class EscalationOutcome(_Frozen):
     rung: NonNegativeInt | None = None
     resolution: dict[str, Any] | None = None
     failure: dict[str, Any] | None = None
+
+
+class HandedRung(BaseModel):
+    """A rung of an escalation ladder that was handed to someone. Its task token stays
+    stored: whoever holds a token can end the escalation, so no API ever shows it.
+    (Not the policy's `EscalationStep`, which is a rung as the policy defines it.)"""
+
+    export_version: int
+    rung: int
+    contact: str
+    reason: str = Field(description="The exception path escalated, e.g. 'rejected:out_of_stock' or 'sla_breach'.")
+    handed_at: UtcDatetime
 
 
 def escalation_for(export: Export, seconds_per_minute: float = 60.0) -> EscalationStart | None:

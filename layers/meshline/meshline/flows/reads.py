@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from meshline.dal.escalations import ESCALATION_PREFIX
+from meshline.dal.escalations import ESCALATION_PREFIX, handed_rung
 from meshline.dal.exports import (
     ACK_PREFIX,
     REFUSED_PREFIX,
@@ -25,6 +25,7 @@ from meshline.dal.scope import Scope
 from meshline.domain.access import NotVisible
 from meshline.domain.acknowledgements import Acknowledgement
 from meshline.domain.audit import verify_chain
+from meshline.domain.escalations import HandedRung
 from meshline.domain.exports import Export, OverrideRecord, parse_export_id
 from meshline.domain.follow_ups import AttentionKind
 from meshline.domain.types import UtcDatetime
@@ -54,17 +55,6 @@ class OverrideEntry(BaseModel):
     justification: str | None = None
 
 
-class EscalationStep(BaseModel):
-    """A rung of an escalation ladder that was handed to someone. Its task token stays
-    stored: whoever holds a token can end the escalation, so no API ever shows it."""
-
-    export_version: int
-    rung: int
-    contact: str
-    reason: str
-    handed_at: UtcDatetime
-
-
 class OrderHistory(BaseModel):
     tenant_id: str
     order_id: str
@@ -72,7 +62,7 @@ class OrderHistory(BaseModel):
     acknowledgements: list[Acknowledgement] = Field(description="Warehouse answers in chain order.")
     refused: list[RefusedAnswer] = Field(description="Answers that were refused, kept as records outside the chain.")
     overrides: list[OverrideEntry]
-    escalations: list[EscalationStep]
+    escalations: list[HandedRung]
     chain: ChainVerification
 
 
@@ -123,7 +113,7 @@ class Reads:
                      if i["sk"]["S"].startswith(REFUSED_PREFIX)],
             overrides=[OverrideEntry(export_id=v.export_id, override=v.override, justification=v.justification)
                        for v in versions if v.override is not None],
-            escalations=[_step(i) for i in items if i["sk"]["S"].startswith(ESCALATION_PREFIX)],
+            escalations=[handed_rung(i) for i in items if i["sk"]["S"].startswith(ESCALATION_PREFIX)],
             chain=ChainVerification(order_id=order_id, verified=report.verified, versions=report.versions,
                                     answers=len(answers), problems=report.problems),
         )
@@ -148,12 +138,6 @@ class Reads:
         ]
         return ExceptionQueue(tenant_id=tenant_id, until=until, entries=entries,
                               next_cursor=_encode(after) if after else None)
-
-
-def _step(item: dict[str, Any]) -> EscalationStep:
-    task = json.loads(item["document"]["S"])
-    return EscalationStep(export_version=task["export_version"], rung=task["rung"], contact=task["contact"],
-                          reason=task["reason"], handed_at=item["handed_at"]["S"])
 
 
 def _encode(key: dict[str, Any]) -> str:
