@@ -28,11 +28,13 @@ from meshline.domain.exports import (
     Explanation,
     Export,
     IntendedAction,
+    MalformedExportId,
     Supersedes,
     Trigger,
     TriggerKind,
     canonical_json,
     export_id_for,
+    parse_export_id,
     seal,
 )
 from meshline.domain.policy import TenantPolicy
@@ -152,14 +154,27 @@ def execution_name(export_id: str) -> str:
     return f"{readable[:63]}-{hashlib.sha256(export_id.encode()).hexdigest()[:16]}"
 
 
+BREACH = "breach:"
+
+
 def breach_trigger(outcome: EscalationOutcome, received_at: datetime) -> Trigger:
     return Trigger(
         kind=TriggerKind.ESCALATION_BREACHED,
-        trigger_id=f"breach:{outcome.escalation_id}",
+        trigger_id=f"{BREACH}{outcome.escalation_id}",
         source="stepfunctions:escalation",
         received_at=received_at,
         delivery_ids={"rung": str(outcome.rung if outcome.rung is not None else "")},
     )
+
+
+def breached_version(trigger: Trigger) -> int | None:
+    """The version whose escalation a breach version records (escalation ids are export ids)."""
+    if trigger.kind is not TriggerKind.ESCALATION_BREACHED or not trigger.trigger_id.startswith(BREACH):
+        return None
+    try:
+        return parse_export_id(trigger.trigger_id.removeprefix(BREACH))[2]
+    except MalformedExportId:
+        return None
 
 
 def record_breach(previous: Export, trigger: Trigger, now: datetime, acknowledged: AckLink | None) -> Export:
