@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
-from meshline.api import answer_access_errors, answer_validation_errors_by_field, caller_of, documented, error_response
+from meshline.api import TenantIdPath, answer_access_errors, answer_validation_errors_by_field, caller_of, documented, error_response
 from meshline.clock import utc_now
 from meshline.dal.scope import Scope
 from meshline.domain.access import Role
@@ -29,7 +29,6 @@ app = APIGatewayRestResolver(enable_validation=True)
 answer_validation_errors_by_field(app)
 answer_access_errors(app)
 
-TenantIdPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,29}$")]
 OrderIdPath = Annotated[str, Path(pattern=r"^[a-z]+-[A-Za-z0-9_.-]{1,64}$")]
 
 

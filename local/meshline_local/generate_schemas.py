@@ -45,9 +45,9 @@ OPENAPI_VERSION = "2026.11"
 OPENAPI = [
     ("operators-api", ["functions/administer_policies/handle_policies.py", "functions/acknowledge/handle_api.py",
                        "functions/override_exports/handle_overrides.py", "functions/read_orders/handle_reads.py",
-                       "functions/onboard_tenants/handle_onboarding.py"],
+                       "functions/report_fulfillment/handle_reports.py", "functions/onboard_tenants/handle_onboarding.py"],
      "Meshline operators' API: tenant policies, replay, warehouse acknowledgements, overrides, order histories, "
-     "the exception queue, onboarding"),
+     "the exception queue, reports, onboarding"),
 ]
 
 

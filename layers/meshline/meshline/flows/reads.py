@@ -14,13 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from meshline.dal.escalations import ESCALATION_PREFIX, handed_rung
-from meshline.dal.exports import (
-    ACK_PREFIX,
-    REFUSED_PREFIX,
-    VERSION_PREFIX,
-    ExportStore,
-)
+from meshline.dal.exports import ExportStore
+from meshline.dal.partitions import OrderPartition
 from meshline.dal.scope import Scope
 from meshline.domain.access import NotVisible
 from meshline.domain.acknowledgements import Acknowledgement
@@ -97,25 +92,22 @@ class Reads:
         return self.exports.visible(tenant_id, order_id, version)
 
     def history(self, tenant_id: str, order_id: str) -> OrderHistory:
-        items = self.exports.order_items(tenant_id, order_id)
-        documents = [json.loads(i["document"]["S"]) for i in items if i["sk"]["S"].startswith(VERSION_PREFIX)]
-        if not documents:
+        partition = OrderPartition.of(self.exports.order_items(tenant_id, order_id))
+        if not partition.versions:
             raise NotVisible(f"order {tenant_id}:{order_id}")
-        answers = [json.loads(i["document"]["S"]) for i in items if i["sk"]["S"].startswith(ACK_PREFIX)]
-        report = verify_chain(documents, answers)
-        versions = [Export.model_validate(document) for document in documents]
+        report = verify_chain(partition.versions, partition.answers)
+        versions = [Export.model_validate(document) for document in partition.versions]
         return OrderHistory(
             tenant_id=tenant_id,
             order_id=order_id,
             versions=versions,
-            acknowledgements=[Acknowledgement.model_validate(answer) for answer in answers],
-            refused=[RefusedAnswer.model_validate_json(i["document"]["S"]) for i in items
-                     if i["sk"]["S"].startswith(REFUSED_PREFIX)],
+            acknowledgements=[Acknowledgement.model_validate(answer) for answer in partition.answers],
+            refused=[RefusedAnswer.model_validate(refusal) for refusal in partition.refused],
             overrides=[OverrideEntry(export_id=v.export_id, override=v.override, justification=v.justification)
                        for v in versions if v.override is not None],
-            escalations=[handed_rung(i) for i in items if i["sk"]["S"].startswith(ESCALATION_PREFIX)],
+            escalations=partition.escalations,
             chain=ChainVerification(order_id=order_id, verified=report.verified, versions=report.versions,
-                                    answers=len(answers), problems=report.problems),
+                                    answers=len(partition.answers), problems=report.problems),
         )
 
     def verification(self, tenant_id: str, order_id: str) -> ChainVerification:
