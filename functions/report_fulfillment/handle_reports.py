@@ -19,6 +19,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
+from pydantic import BaseModel
 
 from meshline.api import TenantIdPath, answer_access_errors, answer_validation_errors_by_field, caller_of, documented, error_response
 from meshline.clock import utc_now
@@ -53,39 +54,25 @@ def _report(kind: ReportKind, tenant_id: str, first_day: date | None, last_day: 
     return Reports(report_settings(), Scope(caller)).report(kind, window, now)
 
 
-@app.get("/tenants/<tenant_id>/reports/sla", responses=documented(400, 403, 404))
-@tracer.capture_method
-def get_sla_report(tenant_id: TenantIdPath, from_: FromDay = None, to: ToDay = None,
-                   period: ByPeriod = Period.DAY) -> SlaReport:
-    return _report(ReportKind.SLA, tenant_id, from_, to, period)
+def _route(kind: ReportKind, name: str, shape: type[BaseModel]) -> None:
+    """GET /tenants/{tenant_id}/reports/<kind>: the five routes differ only in their kind and shape."""
+
+    def get_report(tenant_id: TenantIdPath, from_: FromDay = None, to: ToDay = None, period: ByPeriod = Period.DAY):
+        return _report(kind, tenant_id, from_, to, period)
+
+    get_report.__name__ = get_report.__qualname__ = name  # the OpenAPI operation id
+    get_report.__annotations__["return"] = shape  # the OpenAPI response
+    app.get(f"/tenants/<tenant_id>/reports/{kind}", responses=documented(400, 403, 404))(tracer.capture_method(get_report))
 
 
-@app.get("/tenants/<tenant_id>/reports/exceptions", responses=documented(400, 403, 404))
-@tracer.capture_method
-def get_exceptions_report(tenant_id: TenantIdPath, from_: FromDay = None, to: ToDay = None,
-                          period: ByPeriod = Period.DAY) -> ExceptionsReport:
-    return _report(ReportKind.EXCEPTIONS, tenant_id, from_, to, period)
-
-
-@app.get("/tenants/<tenant_id>/reports/acknowledgement-times", responses=documented(400, 403, 404))
-@tracer.capture_method
-def get_acknowledgement_times_report(tenant_id: TenantIdPath, from_: FromDay = None, to: ToDay = None,
-                                     period: ByPeriod = Period.DAY) -> AckTimesReport:
-    return _report(ReportKind.ACKNOWLEDGEMENT_TIMES, tenant_id, from_, to, period)
-
-
-@app.get("/tenants/<tenant_id>/reports/overrides", responses=documented(400, 403, 404))
-@tracer.capture_method
-def get_overrides_report(tenant_id: TenantIdPath, from_: FromDay = None, to: ToDay = None,
-                         period: ByPeriod = Period.DAY) -> OverridesReport:
-    return _report(ReportKind.OVERRIDES, tenant_id, from_, to, period)
-
-
-@app.get("/tenants/<tenant_id>/reports/reconciliation", responses=documented(400, 403, 404))
-@tracer.capture_method
-def get_reconciliation_report(tenant_id: TenantIdPath, from_: FromDay = None, to: ToDay = None,
-                              period: ByPeriod = Period.DAY) -> ReconciliationReport:
-    return _report(ReportKind.RECONCILIATION, tenant_id, from_, to, period)
+for _kind, _name, _shape in (
+    (ReportKind.SLA, "get_sla_report", SlaReport),
+    (ReportKind.EXCEPTIONS, "get_exceptions_report", ExceptionsReport),
+    (ReportKind.ACKNOWLEDGEMENT_TIMES, "get_acknowledgement_times_report", AckTimesReport),
+    (ReportKind.OVERRIDES, "get_overrides_report", OverridesReport),
+    (ReportKind.RECONCILIATION, "get_reconciliation_report", ReconciliationReport),
+):
+    _route(_kind, _name, _shape)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
