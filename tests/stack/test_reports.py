@@ -248,6 +248,8 @@ def test_reports_are_for_the_tenants_operators_only_and_bounded(stack, worked_or
 
     status, body = stack.call("GET", "/tenants/acme/reports/sla?from=2026-11-09&to=2026-11-02")
     assert (status, body) == (400, {"error": "bad_request", "message": "from (2026-11-09) is after to (2026-11-02)"})
+    status, body = stack.call("GET", "/tenants/acme/reports/sla?from=2026-11-02&to=9999-12-31")
+    assert (status, body["message"]) == (400, "from and to must be days from 2000-01-01 to 2999-12-31")
     assert stack.call("GET", "/tenants/acme/reports/sla?period=month")[0] == 422
 
     function = stack.runtime.functions["ReportFulfillmentFunction"]

@@ -81,6 +81,8 @@ def test_periods_are_utc_days_or_iso_weeks_and_a_window_must_not_run_backwards()
     assert (WINDOW.starts_at, WINDOW.ends_before) == (datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC))
     with pytest.raises(ValidationError, match=r"from \(2026-11-30\) is after to \(2026-11-29\)"):
         ReportWindow(tenant_id="acme", from_date=date(2026, 11, 30), to_date=date(2026, 11, 29))
+    with pytest.raises(ValidationError, match="from and to must be days from 2000-01-01 to 2999-12-31"):
+        ReportWindow(tenant_id="acme", from_date=date(2026, 11, 30), to_date=date.max)
 
 
 # ---------------------------------------------------------------- SLA

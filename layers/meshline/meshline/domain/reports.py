@@ -51,6 +51,8 @@ ALL = "all"
 
 PERCENTILES = (50, 90, 99)
 FIRST_ANSWERS = (AckKind.RECEIVED, AckKind.ACCEPTED, AckKind.REJECTED)
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
+"""The days a window may name: enough for any order, and no arithmetic past date.max."""
 IN_FLIGHT = timedelta(minutes=15)
 """A receipt younger than this may still be on its way to its export: not a discrepancy yet."""
 
@@ -72,6 +74,8 @@ class ReportWindow(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> ReportWindow:
+        if not EARLIEST <= self.from_date <= LATEST or not EARLIEST <= self.to_date <= LATEST:
+            raise ValueError(f"from and to must be days from {EARLIEST} to {LATEST}")
         if self.from_date > self.to_date:
             raise ValueError(f"from ({self.from_date}) is after to ({self.to_date})")
         return self

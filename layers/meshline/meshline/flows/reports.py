@@ -21,6 +21,7 @@ from meshline.dal.scope import Scope
 from meshline.dal.tenants import TenantStore
 from meshline.domain.access import NotVisible
 from meshline.domain.reports import (
+    EARLIEST,
     OrderRecord,
     Period,
     ReportWindow,
@@ -52,9 +53,10 @@ def report_window(tenant_id: str, first_day: date | None, last_day: date | None,
                   today: date) -> ReportWindow:
     """`to` defaults to today (UTC), `from` to the 7 days ending there."""
     last_day = last_day or today
+    span = timedelta(days=DEFAULT_DAYS - 1)
+    default_first = last_day - span if last_day >= EARLIEST + span else EARLIEST  # no arithmetic before year 1
     try:
-        return ReportWindow(tenant_id=tenant_id, from_date=first_day or last_day - timedelta(days=DEFAULT_DAYS - 1),
-                            to_date=last_day, period=period)
+        return ReportWindow(tenant_id=tenant_id, from_date=first_day or default_first, to_date=last_day, period=period)
     except ValidationError as error:
         raise BadWindow(error.errors()[0]["msg"].removeprefix("Value error, ")) from None
 
