@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
+<<<<<<< HEAD
 from meshline.api import (
     answer_access_errors,
     answer_validation_errors_by_field,
@@ -24,6 +25,9 @@ from meshline.api import (
     error_response,
     resolve_within_limits,
 )
+=======
+from meshline.api import TenantIdPath, answer_access_errors, answer_validation_errors_by_field, caller_of, documented, error_response
+>>>>>>> reports
 from meshline.clock import utc_now
 from meshline.dal.scope import Scope
 from meshline.domain.access import Role
@@ -36,7 +40,6 @@ app = APIGatewayRestResolver(enable_validation=True)
 answer_validation_errors_by_field(app)
 answer_access_errors(app)
 
-TenantIdPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,29}$")]
 OrderIdPath = Annotated[str, Path(pattern=r"^[a-z]+-[A-Za-z0-9_.-]{1,64}$")]
 
 

@@ -45,9 +45,9 @@ OPENAPI_VERSION = "2026.11"
 OPENAPI = [
     ("operators-api", ["functions/administer_policies/handle_policies.py", "functions/acknowledge/handle_api.py",
                        "functions/override_exports/handle_overrides.py", "functions/read_orders/handle_reads.py",
-                       "functions/onboard_tenants/handle_onboarding.py"],
+                       "functions/report_fulfillment/handle_reports.py", "functions/onboard_tenants/handle_onboarding.py"],
      "Meshline operators' API: tenant policies, replay, warehouse acknowledgements, overrides, order histories, "
-     "the exception queue, onboarding"),
+     "the exception queue, reports, onboarding"),
 ]
 
 
@@ -93,9 +93,14 @@ def _openapi_documents() -> dict[str, dict[str, Any]]:
             if clashes:
                 raise ValueError(f"{path}: routes {sorted(clashes)} are served by another function too")
             merged.setdefault("paths", {}).update(document.get("paths", {}))
-            merged.setdefault("components", {}).setdefault("schemas", {}).update(
-                document.get("components", {}).get("schemas", {})
-            )
+            schemas = merged.setdefault("components", {}).setdefault("schemas", {})
+            # Components are named by model: two different models of one name would
+            # silently document one route with the other's shape.
+            homonyms = sorted(name for name, schema in document.get("components", {}).get("schemas", {}).items()
+                              if name in schemas and schemas[name] != schema)
+            if homonyms:
+                raise ValueError(f"{path}: models {homonyms} differ from other handlers' models of the same name")
+            schemas.update(document.get("components", {}).get("schemas", {}))
         documents[f"openapi/{name}.openapi.json"] = _with_gateway_answers(merged)
     return documents
 

@@ -179,6 +179,11 @@ def probes(order_id, export, operator="agency:carol"):
         ("get", "/tenants/{tenant_id}/orders/{order_id}/history"): None,
         ("get", "/tenants/{tenant_id}/orders/{order_id}/verification"): None,
         ("get", "/tenants/{tenant_id}/exceptions"): None,
+        ("get", "/tenants/{tenant_id}/reports/sla"): None,
+        ("get", "/tenants/{tenant_id}/reports/exceptions"): None,
+        ("get", "/tenants/{tenant_id}/reports/acknowledgement-times"): None,
+        ("get", "/tenants/{tenant_id}/reports/overrides"): None,
+        ("get", "/tenants/{tenant_id}/reports/reconciliation"): None,
         # Onboarding is SigV4 only: a globex operator must not mint itself an acme credential.
         ("post", "/tenants"): {"tenant_id": "acme", "policy": policy, "platform_secrets": {"shopify": "taken-over"}},
         ("post", "/credentials"): {"role": "operator", "party": operator, "tenants": ["acme"]},

@@ -4,13 +4,20 @@ Handlers register these on their Powertools resolver, so a caller gets the same 
 from every endpoint: `{"error": ..., "message": ...}` with the right status.
 """
 
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, Field
 
 from meshline.domain.access import Caller, NotAllowed, NotVisible
 
+<<<<<<< HEAD
 MAX_BODY_BYTES = 256 * 1024  # a 50-warehouse policy is ~40 KB; anything near this is a mistake or an attack
+=======
+TenantIdPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,29}$")]
+>>>>>>> reports
 
 ERROR_DESCRIPTIONS = {
     400: "Refused: the message says why",

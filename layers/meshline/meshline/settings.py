@@ -97,6 +97,12 @@ class ReadSettings(_OrderTables):
     tenant_read_role_arn: str | None = Field(alias="TENANT_READ_ROLE_ARN", default=None)
 
 
+class ReportSettings(_OrderTables):
+    receipts_table: str = Field(alias="RECEIPTS_TABLE")
+    receipt_days: PositiveInt = Field(alias="WEBHOOK_DEDUP_DAYS", default=30)
+    max_orders: PositiveInt = Field(alias="MAX_REPORT_ORDERS", default=5000)
+
+
 @cache
 def authorizer_settings() -> AuthorizerSettings:
     return AuthorizerSettings.from_environment()
@@ -110,6 +116,11 @@ def onboarding_settings() -> OnboardingSettings:
 @cache
 def read_settings() -> ReadSettings:
     return ReadSettings.from_environment()
+
+
+@cache
+def report_settings() -> ReportSettings:
+    return ReportSettings.from_environment()
 
 
 @cache
@@ -161,5 +172,5 @@ def reset() -> None:
     """Forget the cached environment (tests change it between cases)."""
     for loader in (ingest_settings, decide_settings, acknowledge_settings, escalate_settings, publish_settings,
                    policy_admin_settings, override_settings, sweep_settings,
-                   reevaluate_settings, authorizer_settings, onboarding_settings, read_settings):
+                   reevaluate_settings, authorizer_settings, onboarding_settings, read_settings, report_settings):
         loader.cache_clear()

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from meshline.dal.aws import client
 from meshline.dal.exports import NOT_YET, order_key
-from meshline.domain.escalations import EscalationStart, EscalationTask, execution_name
+from meshline.domain.escalations import EscalationStart, EscalationTask, HandedRung, execution_name
 from meshline.domain.types import format_utc
 
 ESCALATION_PREFIX = "ESCALATION#"
@@ -23,6 +23,13 @@ ESCALATION_PREFIX = "ESCALATION#"
 
 def escalation_key(version: int, rung: int) -> str:
     return f"{ESCALATION_PREFIX}{version:010d}#{rung:02d}"
+
+
+def handed_rung(item: dict) -> HandedRung:
+    """What an `ESCALATION#` item may show: who was handed which rung, when; never its token."""
+    task = json.loads(item["document"]["S"])
+    return HandedRung(export_version=task["export_version"], rung=task["rung"], contact=task["contact"],
+                      reason=task["reason"], handed_at=item["handed_at"]["S"])
 
 
 def start(state_machine_arn: str, escalation: EscalationStart) -> bool:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -37,6 +37,7 @@ from botocore.exceptions import ClientError
 
 from meshline.dal.aws import client
 from meshline.dal.scope import SYSTEM, Scope, order_not_found
+from meshline.dal.tenant_orders import TENANT_ORDERS_INDEX, placed_at_of, placed_between, placed_key
 from meshline.domain.access import NotVisible
 from meshline.domain.acknowledgements import Acknowledgement, AcknowledgementRequest
 from meshline.domain.exports import Export, canonical_json
@@ -52,10 +53,10 @@ ACK_MARKER_PREFIX = "ACK#"
 REFUSED_PREFIX = "REFUSED#"
 
 
-TENANT_ORDERS_INDEX = "TenantOrders"
 FOLLOW_UPS_INDEX = "FollowUps"
 ATTENTION_INDEX = "TenantAttention"
 HEAD = "HEAD"
+DOCUMENTS = {"ProjectionExpression": "sk, #document, handed_at", "ExpressionAttributeNames": {"#document": "document"}}
 DUE_SHARDS = 4  # the sweep reads this many partitions of the index: no hot key at scale
 NOT_YET = "attribute_not_exists(pk)"
 
@@ -170,7 +171,7 @@ class ExportStore:
             export_item["inputs"] = {"S": inputs.model_dump_json()}
             if export.version == 1:
                 export_item["tenant_orders"] = {"S": export.tenant_id}
-                export_item["placed_key"] = {"S": f"{format_utc(inputs.order.placed_at)}#{export.order_id}"}
+                export_item["placed_key"] = {"S": placed_key(inputs.order.placed_at, export.order_id)}
         trigger_item = {
             "pk": pk,
             "sk": {"S": f"{TRIGGER_PREFIX}{export.trigger.trigger_id}"},
@@ -235,9 +236,10 @@ class ExportStore:
     def acknowledgement_documents(self, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
         return [json.loads(item["document"]["S"]) for item in self._query_prefix(tenant_id, order_id, ACK_PREFIX)]
 
-    def order_items(self, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
-        """Every item of an order's partition (versions, answers, refusals, escalation rungs) in one query."""
-        return self._query_prefix(tenant_id, order_id, "")
+    def order_items(self, tenant_id: str, order_id: str, documents_only: bool = False) -> list[dict[str, Any]]:
+        """Every item of an order's partition (versions, answers, refusals, escalation rungs) in one query;
+        `documents_only`: their keys, documents and hand-over times, without the decision inputs."""
+        return self._query_prefix(tenant_id, order_id, "", DOCUMENTS if documents_only else None)
 
     def refused(self, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
         return [json.loads(item["document"]["S"]) for item in self._query_prefix(tenant_id, order_id, REFUSED_PREFIX)]
@@ -374,13 +376,15 @@ class ExportStore:
             reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
             return reasons + [None] * (len(items) - len(reasons))
 
-    def _query_prefix(self, tenant_id: str, order_id: str, prefix: str) -> list[dict[str, Any]]:
+    def _query_prefix(self, tenant_id: str, order_id: str, prefix: str,
+                      projection: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {":pk": self._order_pk(tenant_id, order_id), ":prefix": {"S": prefix}},
             "ConsistentRead": True,
+            **(projection or {}),
         }
         if not prefix:  # the whole partition
             request["KeyConditionExpression"] = "pk = :pk"
@@ -433,6 +437,13 @@ class ExportStore:
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
             request["Limit"] = limit - len(order_ids)
         return order_ids[:limit]
+
+    def placed_between(self, tenant_id: str, first_day: date, last_day: date, at_most: int) -> dict[str, datetime]:
+        """Order -> placed-at time of the tenant's orders placed from `first_day` to
+        `last_day` (UTC, included); TooManyOrders beyond `at_most` (sparse index)."""
+        self.scope.require_tenant(tenant_id, order_not_found(tenant_id, "*"))
+        return {item["order_id"]["S"]: placed_at_of(item)
+                for item in placed_between(self.table, tenant_id, first_day, last_day, at_most)}
 
     def every_stored(self) -> Iterator[StoredExport]:
         """Every stored export version, in no particular order (replaying a whole table)."""

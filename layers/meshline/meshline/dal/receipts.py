@@ -6,17 +6,25 @@ Here one conditional PutItem both claims the delivery id and remembers the body'
 a replay with another body is refused *and* recorded. The step after ingest (decide) is
 idempotent on its own business key, so a crash between this write and the enqueue is
 repaired by the platform's retry.
+
+A receipt of an order's creation also carries `tenant_orders`/`placed_key` (tenant; the
+order's placed-at time and id), the keys of the sparse `TenantOrders` index: what the
+reconciliation report counts as received, beside the exports table's index of the same
+name and keys. Receipts expire after `WebhookDedupDays`, so it sees only that far back.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from botocore.exceptions import ClientError
 
 from meshline.dal.aws import client
+from meshline.dal.scope import SYSTEM, Scope
+from meshline.dal.tenant_orders import placed_at_of, placed_between, placed_key
+from meshline.domain.access import NotVisible
 from meshline.domain.types import format_utc
 
 REFUSAL_RETENTION = timedelta(days=90)
@@ -35,13 +43,31 @@ class ReceiptOutcome:
 
 
 class WebhookReceipts:
-    def __init__(self, table: str, keep_for: timedelta):
+    def __init__(self, table: str, keep_for: timedelta, scope: Scope = SYSTEM):
         self.table = table
         self.keep_for = keep_for
+        self.scope = scope
+
+    def kept_since(self, now: datetime) -> date:
+        """The first day whose receipts are all still kept."""
+        return (now - self.keep_for).date() + timedelta(days=1)
+
+    def created_between(self, tenant_id: str, first_day: date, last_day: date,
+                        at_most: int) -> dict[str, tuple[datetime, list[datetime]]]:
+        """Order -> (placed at, when each webhook announcing its creation was received), for
+        the tenant's orders placed from `first_day` to `last_day` (UTC, included)."""
+        self.scope.require_tenant(tenant_id, lambda: NotVisible(f"tenant {tenant_id}"))
+        found: dict[str, tuple[datetime, list[datetime]]] = {}
+        for item in placed_between(self.table, tenant_id, first_day, last_day, at_most):
+            _, received = found.setdefault(item["order_id"]["S"], (placed_at_of(item), []))
+            received.append(datetime.fromisoformat(item["received_at"]["S"]))
+        return found
 
     def record(
-        self, *, tenant_id: str, platform: str, delivery_id: str, body_sha256: str, order_id: str, topic: str, now: datetime
+        self, *, tenant_id: str, platform: str, delivery_id: str, body_sha256: str, order_id: str, topic: str, now: datetime,
+        created_at: datetime | None = None,
     ) -> ReceiptOutcome:
+        """`created_at`: the order's placed-at time, when the delivery announces its creation."""
         key = f"{tenant_id}#{platform}#{delivery_id}"
         item = {
             "pk": {"S": key},
@@ -51,6 +77,8 @@ class WebhookReceipts:
             "received_at": {"S": format_utc(now)},
             "expires_at": {"N": str(int((now + self.keep_for).timestamp()))},
         }
+        if created_at is not None:
+            item.update(tenant_orders={"S": tenant_id}, placed_key={"S": placed_key(created_at, order_id)})
         try:
             # An expired receipt counts as absent: DynamoDB deletes TTL'd items up to days late.
             client("dynamodb").put_item(

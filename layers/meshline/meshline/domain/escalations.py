@@ -28,15 +28,17 @@ from meshline.domain.exports import (
     Explanation,
     Export,
     IntendedAction,
+    MalformedExportId,
     Supersedes,
     Trigger,
     TriggerKind,
     canonical_json,
     export_id_for,
+    parse_export_id,
     seal,
 )
 from meshline.domain.policy import TenantPolicy
-from meshline.domain.types import format_utc
+from meshline.domain.types import UtcDatetime, format_utc
 
 ESCALATOR = "system:meshline-escalation"
 ENGINE = "escalation-2026.11"
@@ -95,6 +97,18 @@ class EscalationOutcome(_Frozen):
     failure: dict[str, Any] | None = None
 
 
+class HandedRung(BaseModel):
+    """A rung of an escalation ladder that was handed to someone. Its task token stays
+    stored: whoever holds a token can end the escalation, so no API ever shows it.
+    (Not the policy's `EscalationStep`, which is a rung as the policy defines it.)"""
+
+    export_version: int
+    rung: int
+    contact: str
+    reason: str = Field(description="The exception path escalated, e.g. 'rejected:out_of_stock' or 'sla_breach'.")
+    handed_at: UtcDatetime
+
+
 def escalation_for(export: Export, seconds_per_minute: float = 60.0) -> EscalationStart | None:
     """The escalation an export starts, if any: only lines held for a person escalate, and
     only along a ladder the policy gave (`auto_escalate`). `seconds_per_minute` is 60 except where a local
@@ -140,14 +154,27 @@ def execution_name(export_id: str) -> str:
     return f"{readable[:63]}-{hashlib.sha256(export_id.encode()).hexdigest()[:16]}"
 
 
+BREACH = "breach:"
+
+
 def breach_trigger(outcome: EscalationOutcome, received_at: datetime) -> Trigger:
     return Trigger(
         kind=TriggerKind.ESCALATION_BREACHED,
-        trigger_id=f"breach:{outcome.escalation_id}",
+        trigger_id=f"{BREACH}{outcome.escalation_id}",
         source="stepfunctions:escalation",
         received_at=received_at,
         delivery_ids={"rung": str(outcome.rung if outcome.rung is not None else "")},
     )
+
+
+def breached_version(trigger: Trigger) -> int | None:
+    """The version whose escalation a breach version records (escalation ids are export ids)."""
+    if trigger.kind is not TriggerKind.ESCALATION_BREACHED or not trigger.trigger_id.startswith(BREACH):
+        return None
+    try:
+        return parse_export_id(trigger.trigger_id.removeprefix(BREACH))[2]
+    except MalformedExportId:
+        return None
 
 
 def record_breach(previous: Export, trigger: Trigger, now: datetime, acknowledged: AckLink | None) -> Export:

@@ -20,7 +20,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from meshline.domain.acknowledgements import AckKind, Acknowledgement
-from meshline.domain.exports import ExceptionKind, Export, IntendedAction, LineAction, TriggerKind
+from meshline.domain.exports import ExceptionKind, Export, IntendedAction, LineAction, Trigger, TriggerKind
 from meshline.domain.types import UtcDatetime
 
 ANSWERED = (AckKind.RECEIVED, AckKind.ACCEPTED, AckKind.PICKED, AckKind.SHIPPED)
@@ -56,6 +56,21 @@ def next_follow_up(export: Export, answers: list[Acknowledgement]) -> FollowUp |
     if any(line.action is LineAction.BACKORDER for line in export.lines):
         return FollowUp(kind=FollowUpKind.REVIEW, due_at=export.valid_until)
     return None
+
+
+SILENCE = "silence:"
+
+
+def silence_trigger_id(export_id: str, warehouse_id: str) -> str:
+    """The trigger of the version a sweep decides when `warehouse_id` did not answer `export_id` in time."""
+    return f"{SILENCE}{export_id}:{warehouse_id}"
+
+
+def silent_warehouse(trigger: Trigger) -> str | None:
+    """The warehouse whose silence a version answers, if it answers one (reports count them)."""
+    if trigger.kind is not TriggerKind.SLA_LAPSING or not trigger.trigger_id.startswith(SILENCE):
+        return None
+    return trigger.trigger_id.rsplit(":", 1)[1]
 
 
 def is_due(follow_up: FollowUp | None, now: datetime) -> bool:

@@ -250,6 +250,7 @@ def ingest_order(
         order_id=order.order_id,
         topic=topic,
         now=now,
+        created_at=order.placed_at if kind is TriggerKind.ORDER_CREATED else None,
     )
     if outcome.delivery is Delivery.CONFLICT:
         metrics.add_metric(name="WebhooksConflicting", unit=MetricUnit.Count, value=1)

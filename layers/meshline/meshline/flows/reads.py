@@ -14,17 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from meshline.dal.escalations import ESCALATION_PREFIX
-from meshline.dal.exports import (
-    ACK_PREFIX,
-    REFUSED_PREFIX,
-    VERSION_PREFIX,
-    ExportStore,
-)
+from meshline.dal.exports import ExportStore
+from meshline.dal.partitions import OrderPartition
 from meshline.dal.scope import Scope
 from meshline.domain.access import NotVisible
 from meshline.domain.acknowledgements import Acknowledgement
 from meshline.domain.audit import verify_chain
+from meshline.domain.escalations import HandedRung
 from meshline.domain.exports import Export, OverrideRecord, parse_export_id
 from meshline.domain.follow_ups import AttentionKind
 from meshline.domain.types import UtcDatetime
@@ -54,17 +50,6 @@ class OverrideEntry(BaseModel):
     justification: str | None = None
 
 
-class EscalationStep(BaseModel):
-    """A rung of an escalation ladder that was handed to someone. Its task token stays
-    stored: whoever holds a token can end the escalation, so no API ever shows it."""
-
-    export_version: int
-    rung: int
-    contact: str
-    reason: str
-    handed_at: UtcDatetime
-
-
 class OrderHistory(BaseModel):
     tenant_id: str
     order_id: str
@@ -72,7 +57,7 @@ class OrderHistory(BaseModel):
     acknowledgements: list[Acknowledgement] = Field(description="Warehouse answers in chain order.")
     refused: list[RefusedAnswer] = Field(description="Answers that were refused, kept as records outside the chain.")
     overrides: list[OverrideEntry]
-    escalations: list[EscalationStep]
+    escalations: list[HandedRung]
     chain: ChainVerification
 
 
@@ -107,25 +92,22 @@ class Reads:
         return self.exports.visible(tenant_id, order_id, version)
 
     def history(self, tenant_id: str, order_id: str) -> OrderHistory:
-        items = self.exports.order_items(tenant_id, order_id)
-        documents = [json.loads(i["document"]["S"]) for i in items if i["sk"]["S"].startswith(VERSION_PREFIX)]
-        if not documents:
+        partition = OrderPartition.of(self.exports.order_items(tenant_id, order_id))
+        if not partition.versions:
             raise NotVisible(f"order {tenant_id}:{order_id}")
-        answers = [json.loads(i["document"]["S"]) for i in items if i["sk"]["S"].startswith(ACK_PREFIX)]
-        report = verify_chain(documents, answers)
-        versions = [Export.model_validate(document) for document in documents]
+        report = verify_chain(partition.versions, partition.answers)
+        versions = [Export.model_validate(document) for document in partition.versions]
         return OrderHistory(
             tenant_id=tenant_id,
             order_id=order_id,
             versions=versions,
-            acknowledgements=[Acknowledgement.model_validate(answer) for answer in answers],
-            refused=[RefusedAnswer.model_validate_json(i["document"]["S"]) for i in items
-                     if i["sk"]["S"].startswith(REFUSED_PREFIX)],
+            acknowledgements=[Acknowledgement.model_validate(answer) for answer in partition.answers],
+            refused=[RefusedAnswer.model_validate(refusal) for refusal in partition.refused],
             overrides=[OverrideEntry(export_id=v.export_id, override=v.override, justification=v.justification)
                        for v in versions if v.override is not None],
-            escalations=[_step(i) for i in items if i["sk"]["S"].startswith(ESCALATION_PREFIX)],
+            escalations=partition.escalations,
             chain=ChainVerification(order_id=order_id, verified=report.verified, versions=report.versions,
-                                    answers=len(answers), problems=report.problems),
+                                    answers=len(partition.answers), problems=report.problems),
         )
 
     def verification(self, tenant_id: str, order_id: str) -> ChainVerification:
@@ -148,12 +130,6 @@ class Reads:
         ]
         return ExceptionQueue(tenant_id=tenant_id, until=until, entries=entries,
                               next_cursor=_encode(after) if after else None)
-
-
-def _step(item: dict[str, Any]) -> EscalationStep:
-    task = json.loads(item["document"]["S"])
-    return EscalationStep(export_version=task["export_version"], rung=task["rung"], contact=task["contact"],
-                          reason=task["reason"], handed_at=item["handed_at"]["S"])
 
 
 def _encode(key: dict[str, Any]) -> str:

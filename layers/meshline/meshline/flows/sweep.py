@@ -23,7 +23,15 @@ from meshline.domain import routing
 from meshline.domain.acknowledgements import Acknowledgement
 from meshline.domain.escalations import lapsing_escalation_for
 from meshline.domain.exports import LineAction, Trigger, TriggerKind
-from meshline.domain.follow_ups import Attention, AttentionKind, FollowUp, FollowUpKind, is_due, next_follow_up
+from meshline.domain.follow_ups import (
+    Attention,
+    AttentionKind,
+    FollowUp,
+    FollowUpKind,
+    is_due,
+    next_follow_up,
+    silence_trigger_id,
+)
 from meshline.domain.rejections import plan_after_silence, plan_after_stock_change
 from meshline.domain.replay import DecisionInputs
 from meshline.observability import MetricUnit, follow_order, logger, metrics, stop_following
@@ -83,7 +91,7 @@ def _silence(
     lines = [line.line_id for line in current.lines if line.action is LineAction.SHIP and line.warehouse_id == silent]
     policy, stock = tenants.load(current.tenant_id, inputs.order)
     plan = plan_after_silence(silent, lines, policy, inputs.reroute)
-    trigger = Trigger(kind=TriggerKind.SLA_LAPSING, trigger_id=f"silence:{current.export_id}:{silent}",
+    trigger = Trigger(kind=TriggerKind.SLA_LAPSING, trigger_id=silence_trigger_id(current.export_id, silent),
                       source="schedule:sweep", received_at=now)
     export = routing.decide(inputs.order, policy, stock, trigger, current, now, reroute=plan,
                             acknowledged=answers[-1].link if answers else None)
