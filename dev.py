@@ -6,13 +6,9 @@
     python3 dev.py stack       run the local stack in the foreground, for poking with the AWS CLI
     python3 dev.py replay      decide stored exports again and compare (--all, or TENANT ORDER)
     python3 dev.py dry-run     what a draft policy would change: TENANT POLICY.json [--last N]
-<<<<<<< HEAD
-    python3 dev.py bench       the benchmarks under bench/ (decision, cold_start, aws_calls, cost, throughput, memory, fault_harness)
-=======
     python3 dev.py report      a report: KIND TENANT [--from --to --period day|week] [--csv]; KIND is sla,
                                exceptions, acknowledgement-times, overrides or reconciliation
-    python3 dev.py bench       the benchmarks under bench/ (decision, cold_start, aws_calls, fault_harness)
->>>>>>> reports
+    python3 dev.py bench       the benchmarks under bench/ (decision, cold_start, aws_calls, cost, throughput, memory, fault_harness)
     python3 dev.py schemas     regenerate schemas/ from the pydantic models
     python3 dev.py build       sam build (Lambda artifacts for the template's runtime, no Docker)
     python3 dev.py validate    sam validate --lint

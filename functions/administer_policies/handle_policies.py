@@ -17,8 +17,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
-<<<<<<< HEAD
 from meshline.api import (
+    TenantIdPath,
     answer_access_errors,
     answer_validation_errors_by_field,
     caller_of,
@@ -26,9 +26,6 @@ from meshline.api import (
     error_response,
     resolve_within_limits,
 )
-=======
-from meshline.api import TenantIdPath, answer_access_errors, answer_validation_errors_by_field, caller_of, documented, error_response
->>>>>>> reports
 from meshline.clock import utc_now
 from meshline.dal.scope import Scope
 from meshline.dal.tenants import StalePolicyVersion, UnknownPolicyVersion, UnknownTenant

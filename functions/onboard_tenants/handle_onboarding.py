@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 
-from meshline.api import answer_validation_errors_by_field, documented, error_response, resolve_within_limits
+from meshline.api import TenantIdPath, answer_validation_errors_by_field, documented, error_response, resolve_within_limits
 from meshline.clock import utc_now
 from meshline.dal.credentials import CredentialChanged, UnknownCredential
 from meshline.dal.tenants import StalePolicyVersion, UnknownTenant
@@ -76,7 +76,7 @@ def onboard_tenant(request: TenantOnboarding) -> tuple[TenantOnboarded, int]:
 
 @app.post("/tenants/<tenant_id>/webhook-secrets/<platform>/rotation", responses=documented(404, created=SecretRotated))
 @tracer.capture_method
-def rotate_webhook_secret(tenant_id: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,29}$")], platform: Platform,
+def rotate_webhook_secret(tenant_id: TenantIdPath, platform: Platform,
                           request: SecretRotation) -> tuple[SecretRotated, int]:
     rotated = Onboarding(onboarding_settings()).rotate_webhook_secret(tenant_id, platform, request, utc_now())
     logger.info("webhook secret rotated", extra={"tenant_id": tenant_id, "platform": str(platform),

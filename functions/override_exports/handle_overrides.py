@@ -9,13 +9,11 @@ an approver is missing; 404 for an unknown order; 400 for a change that cannot a
 422 naming the field of a malformed body. It also resolves a waiting escalation.
 """
 
-from typing import Annotated
-
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 
 from meshline.api import (
+    TenantIdPath,
     answer_access_errors,
     answer_validation_errors_by_field,
     caller_of,
@@ -35,9 +33,6 @@ from meshline.settings import override_settings
 app = APIGatewayRestResolver(enable_validation=True)
 answer_validation_errors_by_field(app)
 answer_access_errors(app)
-
-TenantIdPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,29}$")]
-
 
 @app.exception_handler(StaleVersion)
 def _stale(error: StaleVersion) -> Response:

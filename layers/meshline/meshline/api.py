@@ -13,11 +13,8 @@ from pydantic import BaseModel, Field
 
 from meshline.domain.access import Caller, NotAllowed, NotVisible
 
-<<<<<<< HEAD
 MAX_BODY_BYTES = 256 * 1024  # a 50-warehouse policy is ~40 KB; anything near this is a mistake or an attack
-=======
 TenantIdPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,29}$")]
->>>>>>> reports
 
 ERROR_DESCRIPTIONS = {
     400: "Refused: the message says why",
