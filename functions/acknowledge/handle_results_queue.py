@@ -5,10 +5,11 @@ again. A message that is not an answer at all fails, is retried, and ends in the
 DLQ, where it can be inspected and redriven.
 """
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
+from meshline.batch import SqsProcessor
 from meshline.clock import utc_now
 from meshline.domain.acknowledgements import AcknowledgementRequest
 from meshline.domain.exports import parse_export_id
@@ -21,7 +22,7 @@ class AcknowledgementRecord(SqsRecordModel):
     body: Json[AcknowledgementRequest]  # type: ignore[assignment]
 
 
-processor = BatchProcessor(event_type=EventType.SQS, model=AcknowledgementRecord)
+processor = SqsProcessor(model=AcknowledgementRecord)
 
 
 @tracer.capture_method

@@ -7,10 +7,11 @@ never decided out of order) while other orders go on.
 
 from __future__ import annotations
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
+from meshline.batch import SqsFifoProcessor
 from meshline.clock import utc_now
 from meshline.domain.events import OrderReceived
 from meshline.flows.decide import decide_order
@@ -22,7 +23,7 @@ class OrderReceivedRecord(SqsRecordModel):
     body: Json[OrderReceived]  # type: ignore[assignment]
 
 
-processor = SqsFifoPartialProcessor(model=OrderReceivedRecord, skip_group_on_error=True)
+processor = SqsFifoProcessor(model=OrderReceivedRecord, skip_group_on_error=True)
 
 
 @tracer.capture_method

@@ -4,12 +4,13 @@ Each message is the EventBridge event itself; its id makes re-deciding idempoten
 trigger of every version it causes), so a redelivered message changes nothing twice.
 """
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from typing import Literal
 
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import BaseModel, ConfigDict, Field, Json
 
+from meshline.batch import SqsProcessor
 from meshline.clock import utc_now
 from meshline.domain.inventory import InventoryLevelChanged
 from meshline.flows.reevaluate import reevaluate
@@ -34,7 +35,7 @@ class InventoryRecord(SqsRecordModel):
     body: Json[InventoryEvent]  # type: ignore[assignment]
 
 
-processor = BatchProcessor(event_type=EventType.SQS, model=InventoryRecord)
+processor = SqsProcessor(model=InventoryRecord)
 
 
 @tracer.capture_method

@@ -5,10 +5,11 @@ can answer the state machine; an outcome message ends the escalation, and a brea
 recorded as a new export version.
 """
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
+from meshline.batch import SqsProcessor
 from meshline.clock import utc_now
 from meshline.domain.escalations import EscalationOutcome, EscalationTask
 from meshline.flows.escalate import keep_task, record_outcome
@@ -20,7 +21,7 @@ class EscalationRecord(SqsRecordModel):
     body: Json[EscalationTask | EscalationOutcome]  # type: ignore[assignment]
 
 
-processor = BatchProcessor(event_type=EventType.SQS, model=EscalationRecord)
+processor = SqsProcessor(model=EscalationRecord)
 
 
 @tracer.capture_method

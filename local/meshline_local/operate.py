@@ -197,6 +197,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     stack_options(dry)
     dry.set_defaults(run=run_dry_run)
 
+    from meshline_local.redrive import run_redrive
+
+    redrive = commands.add_parser("redrive", help="dead letters with why they failed; --apply sends them back")
+    redrive.add_argument("--queue", help="one dead-letter queue by name (default: every one)")
+    redrive.add_argument("--apply", action="store_true", help="send each back to its source queue")
+    stack_options(redrive)
+    redrive.set_defaults(run=run_redrive)
+
     report = commands.add_parser("report", help="a report of a tenant's orders placed in a window (UTC days)")
     report.add_argument("kind", choices=[str(kind) for kind in ReportKind])
     report.add_argument("tenant")

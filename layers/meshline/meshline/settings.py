@@ -83,6 +83,20 @@ class PolicyAdminSettings(_OrderTables):
     max_dry_run_orders: PositiveInt = Field(alias="MAX_DRY_RUN_ORDERS", default=500)
 
 
+class DeadLetterSettings(BaseModel):
+    """Not an _Environment: every queue-fed function has it, and a missing table only
+    means reasons are not kept (the DLQ still keeps the message)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    dead_letters_table: str | None = Field(alias="DEAD_LETTERS_TABLE", default=None)
+
+
+@cache
+def dead_letter_settings() -> DeadLetterSettings:
+    return DeadLetterSettings.model_validate(dict(os.environ))
+
+
 class AuthorizerSettings(_Environment):
     tenants_table: str = Field(alias="TENANTS_TABLE")
 
@@ -172,5 +186,5 @@ def reset() -> None:
     """Forget the cached environment (tests change it between cases)."""
     for loader in (ingest_settings, decide_settings, acknowledge_settings, escalate_settings, publish_settings,
                    policy_admin_settings, override_settings, sweep_settings,
-                   reevaluate_settings, authorizer_settings, onboarding_settings, read_settings, report_settings):
+                   reevaluate_settings, authorizer_settings, dead_letter_settings, onboarding_settings, read_settings, report_settings):
         loader.cache_clear()
