@@ -161,6 +161,7 @@ def run(lines: int) -> tuple[dict[str, Peak], Peak, dict[str, int]]:
         for read in ("replay", "history"):
             get(runtime, f"/local/tenants/acme/orders/{order_id}/{read}")
         get(runtime, "/local/tenants/acme/exceptions")
+        get(runtime, "/local/tenants/acme/reports/reconciliation?from=2026-11-01&to=2026-11-30")
         onboard(runtime, "initech")
         due = latest().sla.acknowledge_by
         invoker.frozen_at = (due + timedelta(minutes=1)).isoformat()
