@@ -49,8 +49,43 @@ def first_dispatch_day(warehouse: Warehouse, moment: datetime) -> date:
     if found is None:
         if len(_dispatch_days) >= CACHE_LIMIT:
             _dispatch_days.clear()
-        found = _dispatch_days[key] = _search_dispatch_day(warehouse, moment)
+        found = _dispatch_days[key] = _dispatch_day_from_local_days(warehouse, moment)
     return found
+
+
+_local_days: dict[tuple, tuple[datetime | None, date | None, datetime | None]] = {}
+
+
+def _dispatch_day_from_local_days(warehouse: Warehouse, moment: datetime) -> date:
+    """`_search_dispatch_day`'s answer from what is known about the local day of `moment`:
+    its cutoff (if a business day) and the next business day and its cutoff. Every order
+    has its own moment, so the cache above misses on each new decision; these facts are
+    shared by every moment of that local day, and the answer is the first of the two days
+    whose cutoff is still ahead (else the full search, which also raises NoBusinessDay)."""
+    today = moment.astimezone(ZoneInfo(warehouse.time_zone)).date()
+    key = (warehouse.dispatch_profile, today)
+    known = _local_days.get(key)
+    if known is None:
+        if len(_local_days) >= CACHE_LIMIT:
+            _local_days.clear()
+        known = _local_days[key] = _local_day_facts(warehouse, today)
+    cutoff_today, next_day, next_cutoff = known
+    if cutoff_today is not None and cutoff_today > moment:
+        return today
+    if next_cutoff is not None and next_cutoff > moment:
+        return next_day  # type: ignore[return-value]
+    return _search_dispatch_day(warehouse, moment)
+
+
+def _local_day_facts(warehouse: Warehouse, today: date) -> tuple[datetime | None, date | None, datetime | None]:
+    is_open = warehouse.calendar.is_business_day
+    cutoff_today = local_instant(warehouse, today, warehouse.cutoff_local) if is_open(today) else None
+    day = today
+    for _ in range(SEARCH_DAYS - 1):  # the days after `today` that the full search would look at
+        day += timedelta(days=1)
+        if is_open(day):
+            return cutoff_today, day, local_instant(warehouse, day, warehouse.cutoff_local)
+    return cutoff_today, None, None
 
 
 def _search_dispatch_day(warehouse: Warehouse, moment: datetime) -> date:
