@@ -27,7 +27,7 @@ import math
 from functools import cached_property
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from meshline.domain.exports import (
@@ -252,9 +252,9 @@ def _lines_with(order: Order, warehouse_of: dict[str, str], otherwise: LineActio
 
 # --- routing ------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Group:
-    """Lines allocated as one: a single line, or every line of a kit kept together."""
+class Group(NamedTuple):
+    """Lines allocated as one: a single line, or every line of a kit kept together. (A
+    tuple: a decision builds one per line, and a frozen dataclass is slower to build.)"""
 
     lines: tuple[OrderLine, ...]
     needs: tuple[tuple[str, int], ...]  # units per SKU, summed over the lines
@@ -271,7 +271,8 @@ class _Trial:
     warehouses: list[Warehouse]
     groups: list[Group]
     eliminated: dict[str, tuple[str, str]]
-    survivors: list[tuple[tuple, Warehouse, dict[str, int], dict[str, int]]]
+    survivors: list[tuple[tuple, _Site, dict[str, int]]]  # (sort key, warehouse, score), best first
+    held: dict[str, dict[str, int]]  # per SKU, units per warehouse that can ship it
 
     @cached_property
     def candidates(self) -> list[CandidateExplanation]:
@@ -280,12 +281,12 @@ class _Trial:
             wid: CandidateExplanation(warehouse_id=wid, kept=False, eliminated_by=filter_kind, detail=detail)
             for wid, (filter_kind, detail) in self.eliminated.items()
         }
-        for rank, (_, warehouse, usable, score) in enumerate(self.survivors, start=1):
-            wid = warehouse.warehouse_id
+        for rank, (_, site, score) in enumerate(self.survivors, start=1):
+            wid = site.wid
             allocated = [line.line_id for group in given.get(wid, ()) for line in group.lines]
             built[wid] = CandidateExplanation(
                 warehouse_id=wid, kept=True, rank=rank, score=score, allocated_lines=allocated,
-                detail=_candidate_detail(allocated, usable, self.groups),
+                detail=_candidate_detail(allocated, wid, self.held, self.groups),
             )
         return [built[warehouse.warehouse_id] for warehouse in self.warehouses]
 
@@ -553,52 +554,177 @@ def _short_description(groups: list[Group]) -> str:
 
 def _groups(order: Order, keep_kits_together: bool) -> list[Group]:
     kits: dict[str, list[OrderLine]] = {}
-    members: list[list[OrderLine]] = []
-    for line in order.shippable_lines():
+    groups: list[Group | list[OrderLine]] = []
+    for line in order.lines:
+        if not line.requires_shipping:
+            continue
         if keep_kits_together and line.kit_id is not None:
             if line.kit_id not in kits:
                 kits[line.kit_id] = []
-                members.append(kits[line.kit_id])
+                groups.append(kits[line.kit_id])  # a placeholder: the kit is complete only after the loop
             kits[line.kit_id].append(line)
         else:
-            members.append([line])
-    groups = []
-    for lines in members:
-        needs: dict[str, int] = {}
-        for line in lines:
-            needs[line.sku] = needs.get(line.sku, 0) + line.quantity
-        groups.append(Group(lines=tuple(lines), needs=tuple(needs.items()), units=sum(needs.values())))
-    return groups
+            groups.append(Group((line,), ((line.sku, line.quantity),), line.quantity))
+    for index, member in enumerate(groups):
+        if isinstance(member, list):
+            needs: dict[str, int] = {}
+            for line in member:
+                needs[line.sku] = needs.get(line.sku, 0) + line.quantity
+            groups[index] = Group(tuple(member), tuple(needs.items()), sum(needs.values()))
+    return groups  # type: ignore[return-value]
 
 
-def _usable_stock(
-    rule: RoutingRule, policy: TenantPolicy, stock: StockSnapshot, skus: list[str]
-) -> tuple[dict[str, dict[str, int]], dict[str, list[tuple[str, int]]], frozenset[str]]:
-    """Per warehouse, the units of each SKU it can ship: above safety stock, and only if it
-    has the tags the SKU needs; and per SKU, the warehouses holding it. Walks the
-    snapshot's rows, which hold only the warehouses that report the SKU."""
+# --- the policy, compiled -----------------------------------------------------------------
+#
+# What the routing loop reads about warehouses and rules depends only on the policy
+# version, which is immutable: it is worked out once per version (keyed by its hash, so
+# equal versions parsed twice share it) instead of once per warehouse per decision.
+
+_SERVES, _SAFETY, _CAPACITY, _SETTLED = range(4)  # filter steps; _SETTLED carries its elimination
+_BY_PRIORITY, _BY_DISTANCE, _BY_STOCK_LEVEL, _BY_COST, _BY_MAKES_CUTOFF = range(5)
+_SORT_CODES = {
+    SortKey.PRIORITY: _BY_PRIORITY,
+    SortKey.DISTANCE: _BY_DISTANCE,
+    SortKey.STOCK_LEVEL: _BY_STOCK_LEVEL,
+    SortKey.COST: _BY_COST,
+    SortKey.MAKES_CUTOFF: _BY_MAKES_CUTOFF,
+}
+_NO_TAGS: frozenset[str] = frozenset()
+_NOTHING_HELD: dict[str, int] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class _Site:
+    """One warehouse, as the routing loop reads it."""
+
+    position: int
+    warehouse: Warehouse
+    wid: str
+    tags: frozenset[str]
+    serves: frozenset[str]
+    serves_listed: str
+    radians: tuple[float, float] | None
+    cos_latitude: float
+    profile: int
+    priority: int
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class _RulePlan:
+    # Per warehouse (in listing order), the rule's filters still to evaluate per decision,
+    # in the rule's order; a filter that can be settled from the policy alone (required
+    # tags, excluded warehouses) is dropped when it passes, and ends the steps when it fails.
+    steps: tuple[tuple[tuple[int, Any], ...], ...]
+    sorts: tuple[int, ...]
+    reserve_units: int
+    reserve_per_sku: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledPolicy:
+    sites: tuple[_Site, ...]
+    warehouse_ids: frozenset[str]
+    tags_of: dict[str, frozenset[str]]
+    sku_tags: dict[str, frozenset[str]]
+    rules: dict[str, _RulePlan]
+
+
+_compiled_policies: dict[str, _CompiledPolicy] = {}
+COMPILED_POLICIES_KEPT = 64
+
+
+def _compiled(policy: TenantPolicy) -> _CompiledPolicy:
+    found = _compiled_policies.get(policy.policy_hash)
+    if found is None:
+        if len(_compiled_policies) >= COMPILED_POLICIES_KEPT:
+            _compiled_policies.clear()
+        found = _compiled_policies[policy.policy_hash] = _compile(policy)
+    return found
+
+
+def _compile(policy: TenantPolicy) -> _CompiledPolicy:
+    sites = []
+    for position, warehouse in enumerate(policy.warehouses):
+        radians = warehouse.location.radians if warehouse.location is not None else None
+        sites.append(_Site(
+            position=position, warehouse=warehouse, wid=warehouse.warehouse_id, tags=frozenset(warehouse.tags),
+            serves=frozenset(warehouse.serves), serves_listed=", ".join(warehouse.serves), radians=radians,
+            cos_latitude=math.cos(radians[0]) if radians is not None else 0.0, profile=warehouse.dispatch_profile,
+            priority=warehouse.priority, cost=warehouse.cost_per_shipment_cents,
+        ))
+    return _CompiledPolicy(
+        sites=tuple(sites),
+        warehouse_ids=frozenset(site.wid for site in sites),
+        tags_of={site.wid: site.tags for site in sites},
+        sku_tags={sku: frozenset(tags) for sku, tags in policy.sku_requirements.items()},
+        rules={rule.name: _plan(rule, sites) for rule in policy.routing},
+    )
+
+
+def _plan(rule: RoutingRule, sites: list[_Site]) -> _RulePlan:
+    steps = []
+    for site in sites:
+        own: list[tuple[int, Any]] = []
+        for routing_filter in rule.filters:
+            if isinstance(routing_filter, ServesDestination):
+                own.append((_SERVES, routing_filter.kind))
+            elif isinstance(routing_filter, RequiredTags):
+                missing = sorted(set(routing_filter.tags) - site.tags)
+                if missing:
+                    own.append((_SETTLED, (routing_filter.kind, f"lacks tag {', '.join(missing)}")))
+                    break
+            elif isinstance(routing_filter, ExcludeWarehouses):
+                if site.wid in routing_filter.warehouse_ids:
+                    own.append((_SETTLED, (routing_filter.kind, "excluded by the rule")))
+                    break
+            elif isinstance(routing_filter, SafetyStock):
+                own.append((_SAFETY, routing_filter.kind))
+            elif isinstance(routing_filter, CapacityLeft) and site.warehouse.daily_capacity is not None:
+                own.append((_CAPACITY, routing_filter.kind))
+        steps.append(tuple(own))
     safety = next((f for f in rule.filters if isinstance(f, SafetyStock)), None)
-    usable: dict[str, dict[str, int]] = {warehouse.warehouse_id: {} for warehouse in policy.warehouses}
-    holdings: dict[str, list[tuple[str, int]]] = {}
-    tags_of = {warehouse.warehouse_id: frozenset(warehouse.tags) for warehouse in policy.warehouses}
-    all_needed: frozenset[str] = frozenset()
+    return _RulePlan(
+        steps=tuple(steps),
+        sorts=tuple(_SORT_CODES[key] for key in rule.sorts),
+        reserve_units=safety.units if safety else 0,
+        reserve_per_sku=dict(safety.per_sku) if safety else {},
+    )
+
+
+# --- one rule tried -------------------------------------------------------------------------
+
+
+def _holdings(
+    plan: _RulePlan, compiled: _CompiledPolicy, stock: StockSnapshot, skus: list[str]
+) -> tuple[dict[str, dict[str, int]], frozenset[str]]:
+    """Per SKU, the warehouses that can ship it and how many units: above safety stock,
+    and only where the warehouse has the tags the SKU needs; and every tag the order's
+    SKUs need. Walks the snapshot's rows, which hold only the warehouses reporting the SKU."""
+    held: dict[str, dict[str, int]] = {}
+    ids, tags_of, per_sku, units = compiled.warehouse_ids, compiled.tags_of, plan.reserve_per_sku, plan.reserve_units
+    all_needed = _NO_TAGS
     for sku in skus:
-        needs_tags = frozenset(policy.sku_requirements.get(sku, ()))
-        all_needed |= needs_tags
+        needs_tags = compiled.sku_tags.get(sku, _NO_TAGS)
         row = stock.levels.get(sku)
+        if needs_tags:
+            all_needed |= needs_tags
         if not row:
             continue
-        reserve = safety.reserve(sku) if safety else 0
-        # The common case (no reserve, no tags) as one comprehension: this is a hot loop.
-        held_by = holdings[sku] = (
-            [(wid, units - reserve) for wid, units in row.items() if units > reserve and wid in usable]
+        reserve = per_sku.get(sku, units)
+        # The common case (no tags) as one comprehension: this is a hot loop.
+        held[sku] = (
+            {wid: level - reserve for wid, level in row.items() if level > reserve and wid in ids}
             if not needs_tags
-            else [(wid, units - reserve) for wid, units in row.items()
-                  if units > reserve and wid in usable and needs_tags <= tags_of[wid]]
+            else {wid: level - reserve for wid, level in row.items()
+                  if level > reserve and wid in ids and needs_tags <= tags_of[wid]}
         )
-        for wid, units in held_by:
-            usable[wid][sku] = units
-    return usable, holdings, all_needed
+    return held, all_needed
+
+
+def _usable_at(wid: str, held: dict[str, dict[str, int]]) -> dict[str, int]:
+    """One warehouse's units per SKU; only the general allocation asks."""
+    return {sku: row[wid] for sku, row in held.items() if wid in row}
 
 
 def _try_rule(
@@ -611,140 +737,149 @@ def _try_rule(
     partial: bool,
     excluded: frozenset[str] = frozenset(),
 ) -> _Trial:
+    compiled = _compiled(policy)
+    plan = compiled.rules[rule.name]
     skus = sorted({sku for group in groups for sku, _ in group.needs})
-    usable_by_warehouse, holdings, all_needed = _usable_stock(rule, policy, stock, skus)
-    terms = policy.terms(order.service_level)
-    context = _ScoreContext(order, now)
+    held, all_needed = _holdings(plan, compiled, stock, skus)
+    holders = set().union(*held.values())
+    sorts = plan.sorts
+
+    destination = order.destination
+    country = region = None
+    if destination is not None:
+        country = destination.country_code
+        region = f"{destination.country_code}-{destination.region_code}" if destination.region_code else None
+    location = destination.location if destination is not None else None
+    if location is not None:
+        lat2, lon2 = math.radians(location.latitude), math.radians(location.longitude)
+        cos_lat2 = math.cos(lat2)
+    today: dict[str, date] = {}
+    makes_cutoff: dict[int, int] = {}  # per dispatch profile: the same zone, hours and calendar give the same answer
 
     eliminated: dict[str, tuple[str, str]] = {}
-    survivors: list[tuple[tuple, Warehouse, dict[str, int], dict[str, int]]] = []
-    for position, warehouse in enumerate(policy.warehouses):
-        wid = warehouse.warehouse_id
-        usable = usable_by_warehouse[wid]
+    survivors: list[tuple[tuple, _Site, dict[str, int]]] = []
+    for site, steps in zip(compiled.sites, plan.steps):
+        wid = site.wid
         if wid in excluded:
             eliminated[wid] = ("rejected", "rejected these lines of the order before")
             continue
-        reason = _eliminating_filter(rule, warehouse, order, usable, stock, terms)
-        if reason is None and not usable and all_needed and not all_needed <= set(warehouse.tags):
-            reason = ("sku_requirements", f"lacks {', '.join(sorted(all_needed - set(warehouse.tags)))} needed by the order's SKUs")
+        reason = None
+        for step, argument in steps:
+            if step == _SERVES:
+                serves = site.serves
+                if serves and (country is None or not (country in serves or (region is not None and region in serves))):
+                    where = f"{country}-{destination.region_code or '?'}" if destination else "an order without a destination"
+                    reason = (argument, f"does not serve {where} (serves {site.serves_listed})")
+                    break
+            elif step == _SAFETY:
+                if wid not in holders:
+                    reason = (argument, "holds none of the order's SKUs above safety stock")
+                    break
+            elif step == _CAPACITY:
+                reason = _capacity_reason(argument, site.warehouse, order, policy, stock)
+                if reason is not None:
+                    break
+            else:
+                reason = argument
+                break
+        if reason is None and all_needed and wid not in holders and not all_needed <= site.tags:
+            reason = ("sku_requirements", f"lacks {', '.join(sorted(all_needed - site.tags))} needed by the order's SKUs")
         if reason is not None:
             eliminated[wid] = reason
             continue
-        score = _score(rule, warehouse, usable, context)
-        survivors.append((_sort_key(rule, score, position), warehouse, usable, score))
+
+        score: dict[str, int] = {}
+        key: list[int] = []
+        for sort in sorts:
+            if sort == _BY_PRIORITY:
+                score["priority"] = site.priority
+                key.append(site.priority)
+            elif sort == _BY_DISTANCE:
+                if site.radians is not None and location is not None:
+                    distance = score["distance"] = _distance_km(site.radians, site.cos_latitude, lat2, lon2, cos_lat2)
+                    key.append(distance)
+                else:
+                    key.append(UNKNOWN_DISTANCE)  # unknown distance sorts last
+            elif sort == _BY_MAKES_CUTOFF:
+                made = makes_cutoff.get(site.profile)
+                if made is None:
+                    zone = site.warehouse.time_zone
+                    local_today = today.get(zone)
+                    if local_today is None:
+                        local_today = today[zone] = now.astimezone(ZoneInfo(zone)).date()
+                    made = makes_cutoff[site.profile] = int(makes_todays_cutoff(site.warehouse, now, local_today))
+                score["makes_cutoff"] = made
+                key.append(-made)  # more is better
+            elif sort == _BY_COST:
+                score["cost"] = site.cost
+                key.append(site.cost)
+            else:
+                level = score["stock_level"] = sum(row.get(wid, 0) for row in held.values())
+                key.append(-level)  # more is better
+        key.append(site.position)
+        survivors.append((tuple(key), site, score))
 
     survivors.sort(key=lambda survivor: survivor[0])
-    ranked = [(warehouse, usable) for _, warehouse, usable, _ in survivors]
-    allocation, unallocated = _allocate(policy, ranked, groups, partial, holdings)
+    ranked = [site for _, site, _ in survivors]
+    allocation, unallocated = _allocate(policy, ranked, groups, partial, held)
     return _Trial(rule=rule, allocation=allocation, unallocated=unallocated, warehouses=policy.warehouses,
-                  groups=groups, eliminated=eliminated, survivors=survivors)
+                  groups=groups, eliminated=eliminated, survivors=survivors, held=held)
 
 
-def _eliminating_filter(
-    rule: RoutingRule, warehouse: Warehouse, order: Order, usable: dict[str, int], stock: StockSnapshot, terms: Any
+def _capacity_reason(
+    kind: str, warehouse: Warehouse, order: Order, policy: TenantPolicy, stock: StockSnapshot
 ) -> tuple[str, str] | None:
-    for routing_filter in rule.filters:
-        if isinstance(routing_filter, ServesDestination):
-            if not warehouse.serves_destination(order.destination):
-                where = (
-                    f"{order.destination.country_code}-{order.destination.region_code or '?'}"
-                    if order.destination
-                    else "an order without a destination"
-                )
-                return routing_filter.kind, f"does not serve {where} (serves {', '.join(warehouse.serves)})"
-        elif isinstance(routing_filter, RequiredTags):
-            missing = sorted(set(routing_filter.tags) - set(warehouse.tags))
-            if missing:
-                return routing_filter.kind, f"lacks tag {', '.join(missing)}"
-        elif isinstance(routing_filter, ExcludeWarehouses):
-            if warehouse.warehouse_id in routing_filter.warehouse_ids:
-                return routing_filter.kind, "excluded by the rule"
-        elif isinstance(routing_filter, SafetyStock):
-            if not usable:
-                return routing_filter.kind, "holds none of the order's SKUs above safety stock"
-        elif isinstance(routing_filter, CapacityLeft) and warehouse.daily_capacity is not None:
-            booked_days = stock.dispatches.get(warehouse.warehouse_id)
-            if not booked_days or max(booked_days.values()) < warehouse.daily_capacity:
-                continue  # no day is full: whichever day it would ship, there is room
-            day = ship_day(warehouse, order.placed_at, terms)
-            booked = stock.booked(warehouse.warehouse_id, day)
-            if booked >= warehouse.daily_capacity:
-                return routing_filter.kind, f"{booked} of {warehouse.daily_capacity} dispatches booked on {day.isoformat()}"
+    capacity = warehouse.daily_capacity
+    assert capacity is not None  # the plan only asks about warehouses with a capacity
+    booked_days = stock.dispatches.get(warehouse.warehouse_id)
+    if not booked_days or max(booked_days.values()) < capacity:
+        return None  # no day is full: whichever day it would ship, there is room
+    day = ship_day(warehouse, order.placed_at, policy.terms(order.service_level))
+    booked = stock.booked(warehouse.warehouse_id, day)
+    if booked >= capacity:
+        return kind, f"{booked} of {capacity} dispatches booked on {day.isoformat()}"
     return None
 
 
-class _ScoreContext:
-    """What scoring needs once per decision rather than once per warehouse."""
-
-    def __init__(self, order: Order, now: datetime):
-        self.now = now
-        location = order.destination.location if order.destination else None
-        self.destination = (math.radians(location.latitude), math.radians(location.longitude)) if location else None
-        self._today: dict[str, date] = {}
-
-    def today(self, zone: str) -> date:
-        day = self._today.get(zone)
-        if day is None:
-            day = self._today[zone] = self.now.astimezone(ZoneInfo(zone)).date()
-        return day
-
-
-def _score(rule: RoutingRule, warehouse: Warehouse, usable: dict[str, int], context: _ScoreContext) -> dict[str, int]:
-    score: dict[str, int] = {}
-    for key in rule.sorts:
-        if key is SortKey.PRIORITY:
-            score["priority"] = warehouse.priority
-        elif key is SortKey.DISTANCE:
-            if warehouse.location is not None and context.destination is not None:
-                score["distance"] = _distance_km(warehouse.location.radians, context.destination)
-        elif key is SortKey.STOCK_LEVEL:
-            score["stock_level"] = sum(usable.values())
-        elif key is SortKey.COST:
-            score["cost"] = warehouse.cost_per_shipment_cents
-        elif key is SortKey.MAKES_CUTOFF:
-            score["makes_cutoff"] = int(makes_todays_cutoff(warehouse, context.now, context.today(warehouse.time_zone)))
-    return score
-
-
-def _sort_key(rule: RoutingRule, score: dict[str, int], position: int) -> tuple:
-    key: list[int] = []
-    for sort in rule.sorts:
-        if sort is SortKey.DISTANCE:
-            key.append(score.get("distance", UNKNOWN_DISTANCE))
-        elif sort is SortKey.STOCK_LEVEL or sort is SortKey.MAKES_CUTOFF:
-            key.append(-score[sort.value])  # more is better
-        else:
-            key.append(score[sort.value])
-    key.append(position)
-    return tuple(key)
-
-
-def _distance_km(point: tuple[float, float], other: tuple[float, float]) -> int:
-    """Great-circle distance between two (latitude, longitude) in radians, rounded to the
-    kilometre so that scores hash exactly."""
-    (lat1, lon1), (lat2, lon2) = point, other
-    a = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+def _distance_km(point: tuple[float, float], cos_lat1: float, lat2: float, lon2: float, cos_lat2: float) -> int:
+    """Great-circle distance from a warehouse (latitude, longitude in radians, and the cosine
+    of its latitude) to a point, rounded to the kilometre so that scores hash exactly."""
+    lat1, lon1 = point
+    a = math.sin((lat2 - lat1) / 2) ** 2 + cos_lat1 * cos_lat2 * math.sin((lon2 - lon1) / 2) ** 2
     return round(2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a))))
 
 
 SHORT_LINES_SHOWN = 3
 
 
-def _candidate_detail(allocated: list[str], usable: dict[str, int], groups: list[Group]) -> str:
+def _candidate_detail(allocated: list[str], wid: str, held: dict[str, dict[str, int]], groups: list[Group]) -> str:
     if allocated:
         return f"ships line(s) {', '.join(allocated)}"
     short: list[OrderLine] = []
     for group in groups:
         needs = group.needs
-        fits = usable.get(needs[0][0], 0) >= needs[0][1] if len(needs) == 1 else _fits(group, usable)
+        if len(needs) == 1:
+            sku, units = needs[0]
+            fits = held.get(sku, _NOTHING_HELD).get(wid, 0) >= units
+        else:
+            fits = _fits_at(needs, wid, held)
         if not fits:
             short.extend(group.lines)
             if len(short) > SHORT_LINES_SHOWN:
                 break
     if not short:
         return "could ship every line; a better-ranked warehouse was chosen"
-    shown = ", ".join(f"{line.sku}x{line.quantity} (can ship {usable.get(line.sku, 0)})" for line in short[:SHORT_LINES_SHOWN])
+    shown = ", ".join(
+        f"{line.sku}x{line.quantity} (can ship {held.get(line.sku, _NOTHING_HELD).get(wid, 0)})" for line in short[:SHORT_LINES_SHOWN]
+    )
     return f"short of {shown}" + (" and more" if len(short) > SHORT_LINES_SHOWN else "")
+
+
+def _fits_at(needs: tuple[tuple[str, int], ...], wid: str, held: dict[str, dict[str, int]]) -> bool:
+    for sku, units in needs:
+        if held.get(sku, _NOTHING_HELD).get(wid, 0) < units:
+            return False
+    return True
 
 
 def _fits(group: Group, remaining: dict[str, int]) -> bool:
@@ -801,10 +936,10 @@ def _independent(groups: list[Group]) -> bool:
 
 def _allocate_by_coverage(
     policy: TenantPolicy,
-    ranked: list[tuple[Warehouse, dict[str, int]]],
+    ranked: list[_Site],
     groups: list[Group],
     partial: bool,
-    holdings: dict[str, list[tuple[str, int]]],
+    held: dict[str, dict[str, int]],
 ) -> tuple[list[tuple[Warehouse, list[Group]]], list[Group]]:
     """The same decisions as the general search, in O(warehouses x groups) for independent
     groups: which groups each warehouse can ship is computed once, and the greedy split
@@ -812,49 +947,53 @@ def _allocate_by_coverage(
     (The general search re-evaluates every warehouse after each pick.)"""
     if not ranked:
         return [], list(groups)
-    rank_of = {warehouse.warehouse_id: rank for rank, (warehouse, _) in enumerate(ranked)}
+    rank_of = {site.wid: rank for rank, site in enumerate(ranked)}
     covers: list[list[int]] = [[] for _ in ranked]
     units = [0] * len(ranked)
     holders: list[list[int]] = [[] for _ in groups]
     total = 0
     for index, group in enumerate(groups):
-        total += group.units
-        if len(group.needs) == 1:
+        group_units = group.units
+        total += group_units
+        needs = group.needs
+        if len(needs) == 1:
             # Walk only the warehouses that hold the SKU (usually a minority), not all of them.
-            sku, needed = group.needs[0]
-            ranks = [rank_of[wid] for wid, held in holdings.get(sku, ()) if held >= needed and wid in rank_of]
-            ranks.sort()
+            sku, needed = needs[0]
+            ranks = [rank_of[wid] for wid, units_held in held.get(sku, _NOTHING_HELD).items()
+                     if units_held >= needed and wid in rank_of]
         else:
-            ranks = [rank for rank, (_, usable) in enumerate(ranked) if _fits(group, usable)]
-        holders[index] = ranks
+            ranks = [rank for rank, site in enumerate(ranked) if _fits_at(needs, site.wid, held)]
+        holders[index] = ranks  # in any order: covers[rank] fills in group order all the same
         for rank in ranks:
             covers[rank].append(index)
-            units[rank] += group.units
-    for rank in range(len(ranked)):
-        if units[rank] == total:  # one warehouse ships everything: the best-ranked such one wins
-            return [(ranked[rank][0], list(groups))], []
+            units[rank] += group_units
+    if total in units:  # one warehouse ships everything: the best-ranked such one wins
+        return [(ranked[units.index(total)].warehouse, list(groups))], []
 
+    # max() then index(): the most units, ties to the better-ranked warehouse.
     if policy.split.mode is SplitMode.NEVER:
-        best = max(range(len(ranked)), key=lambda rank: (units[rank], -rank), default=None)
-        if not partial or best is None or not units[best]:
+        best = units.index(max(units))
+        if not partial or not units[best]:
             return [], list(groups)
         taken = set(covers[best])
-        return [(ranked[best][0], [groups[i] for i in covers[best]])], [g for i, g in enumerate(groups) if i not in taken]
+        return [(ranked[best].warehouse, [groups[i] for i in covers[best]])], [g for i, g in enumerate(groups) if i not in taken]
 
     limit = policy.split.max_shipments if policy.split.mode is SplitMode.UP_TO else len(ranked)
     remaining = set(range(len(groups)))
     allocation: list[tuple[Warehouse, list[Group]]] = []
     while remaining and len(allocation) < limit:
-        best = max(range(len(ranked)), key=lambda rank: (units[rank], -rank))
-        if units[best] <= 0:
+        most = max(units)
+        if most <= 0:
             break
+        best = units.index(most)
         taken = [index for index in covers[best] if index in remaining]
         for index in taken:
             remaining.discard(index)
+            group_units = groups[index].units
             for holder in holders[index]:
-                units[holder] -= groups[index].units
+                units[holder] -= group_units
         units[best] = -1  # used
-        allocation.append((ranked[best][0], [groups[index] for index in taken]))
+        allocation.append((ranked[best].warehouse, [groups[index] for index in taken]))
     if remaining and not partial:
         return [], list(groups)
     return allocation, [group for index, group in enumerate(groups) if index in remaining]
@@ -862,17 +1001,19 @@ def _allocate_by_coverage(
 
 def _allocate(
     policy: TenantPolicy,
-    ranked: list[tuple[Warehouse, dict[str, int]]],
+    sites: list[_Site],
     groups: list[Group],
     partial: bool,
-    holdings: dict[str, list[tuple[str, int]]] | None = None,
+    held: dict[str, dict[str, int]],
 ) -> tuple[list[tuple[Warehouse, list[Group]]], list[Group]]:
-    """Assign groups to warehouses under the split policy; return the allocation and what is left.
+    """Assign groups to warehouses (best-ranked first) under the split policy; return the
+    allocation and what is left.
 
     Without `partial` (nothing ships unless everything does) the search stops at the first
     warehouse that cannot take a group, which keeps a short order's decision cheap."""
-    if holdings is not None and _independent(groups):
-        return _allocate_by_coverage(policy, ranked, groups, partial, holdings)
+    if _independent(groups):
+        return _allocate_by_coverage(policy, sites, groups, partial, held)
+    ranked = [(site.warehouse, _usable_at(site.wid, held)) for site in sites]
     for warehouse, usable in ranked:  # one warehouse that ships everything beats any split
         if _ships_all(groups, usable):
             return [(warehouse, list(groups))], []
