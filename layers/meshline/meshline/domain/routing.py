@@ -32,28 +32,21 @@ from zoneinfo import ZoneInfo
 
 from meshline.domain.exports import (
     AckLink,
-    AuditEntry,
-    CandidateExplanation,
-    DecisionVersion,
     EscalationContact,
     ExceptionKind,
     ExceptionPath,
-    Explanation,
     Export,
-    ExportLine,
-    Instruction,
     IntendedAction,
     LineAction,
     OverrideRecord,
-    RuleTrial,
     Shipment,
-    Sla,
-    Supersedes,
     Trigger,
+    canonical_form,
     canonical_json,
     export_id_for,
-    seal,
+    seal_document,
 )
+from pydantic import BaseModel
 from pydantic_core import to_json
 
 from meshline.domain.inventory import StockSnapshot
@@ -103,6 +96,8 @@ def decide(
     against `previous`, which the new version seals into the order's hash chain."""
     if order.tenant_id != policy.tenant_id:
         raise ValueError(f"order of tenant '{order.tenant_id}' cannot be decided under a policy of '{policy.tenant_id}'")
+    if now.tzinfo is None:  # format_utc would take a naive clock for local time; validation used to refuse it
+        raise ValueError(f"timestamp has no time zone: '{now.isoformat()}' (expected ISO-8601 UTC)")
     # A person's override and a warehouse's failure act on the previous version as it is,
     # whatever the order's status (a refused cancellation re-routes nothing but is held).
     if override is not None:
@@ -119,45 +114,48 @@ def decide(
         outcome = _Outcome(
             action=IntendedAction.NOTHING_TO_SHIP,
             lines=_lines_with(order, {}, LineAction.NO_SHIPPING),
-            explanation=Explanation(summary="no line requires shipping"),
+            explanation=_summary_only("no line requires shipping"),
         )
     else:
         outcome = _route(order, policy, stock, now)
 
     version = previous.version + 1 if previous else 1
-    trail = list(previous.audit_trail) if previous else []
-    trail.append(AuditEntry(ts=now, actor=DECIDER, change=f"v{version} ({trigger.kind}): {outcome.explanation.summary}"))
+    trail = [_json(entry) for entry in previous.audit_trail] if previous else []
+    trail.append({"actor": DECIDER, "change": f"v{version} ({trigger.kind}): {outcome.explanation['summary']}", "ts": format_utc(now)})
     owner = _owner(policy, outcome)
-    return seal(
+    # The export is written directly in its canonical JSON form (see seal_document): keys
+    # in sorted order here and in every object below.
+    return seal_document(
         {
-            "export_id": export_id_for(order.tenant_id, order.order_id, version),
-            "tenant_id": order.tenant_id,
-            "order_id": order.order_id,
-            "version": version,
-            "supersedes": Supersedes(export_id=previous.export_id, content_hash=previous.content_hash) if previous else None,
-            "acknowledged": acknowledged,
-            "created_at": now,
-            "trigger": trigger,
-            "owning_party": owner,
-            "watchers": [party for party in dict.fromkeys([*policy.watchers, policy.agency_team, policy.merchant]) if party != owner],
-            "decision_version": DecisionVersion(
-                policy_version=policy.version,
-                policy_hash=policy.policy_hash,
-                engine=ENGINE_VERSION,
-                inputs_hash=inputs_hash(order, policy, stock, trigger, previous, now, reroute, acknowledged, override),
-            ),
-            "intended_action": outcome.action,
-            "lines": outcome.lines,
-            "sla": _sla(order, policy, outcome, now),
-            "shipments": outcome.shipments,
-            "valid_until": _valid_until(order, policy, outcome, now),
-            "exception_path": outcome.exception_path or _exception_path(policy, outcome.action),
-            "instructions": _instructions(order, policy, outcome.lines),
-            "explanation": outcome.explanation,
+            "acknowledged": _json(acknowledged) if acknowledged else None,
             "audit_trail": trail,
+            "created_at": format_utc(now),
+            "decision_version": {
+                "engine": ENGINE_VERSION,
+                "inputs_hash": inputs_hash(order, policy, stock, trigger, previous, now, reroute, acknowledged, override),
+                "policy_hash": policy.policy_hash,
+                "policy_version": policy.version,
+            },
+            "exception_path": _json(outcome.exception_path or _exception_path(policy, outcome.action)),
+            "explanation": outcome.explanation,
+            "export_id": export_id_for(order.tenant_id, order.order_id, version),
+            "instructions": _instructions(order, policy, outcome.lines),
+            "intended_action": outcome.action.value,
             "justification": justification if override else None,
+            "lines": outcome.lines,
+            "order_id": order.order_id,
+            "override": _json(override) if override else None,
+            "owning_party": owner,
+            "schema_version": "1",
+            "shipments": [_shipment_json(shipment) for shipment in outcome.shipments],
             "signature": override.signed_by.value if override else None,
-            "override": override,
+            "sla": _sla(order, policy, outcome, now),
+            "supersedes": {"content_hash": previous.content_hash, "export_id": previous.export_id} if previous else None,
+            "tenant_id": order.tenant_id,
+            "trigger": _json(trigger),
+            "valid_until": format_utc(_valid_until(order, policy, outcome, now)),
+            "version": version,
+            "watchers": [party for party in dict.fromkeys([*policy.watchers, policy.agency_team, policy.merchant]) if party != owner],
         }
     )
 
@@ -216,8 +214,8 @@ def inputs_hash(
 @dataclass
 class _Outcome:
     action: IntendedAction
-    lines: list[ExportLine]
-    explanation: Explanation
+    lines: list[dict[str, Any]]  # ExportLine in JSON form
+    explanation: dict[str, Any]  # Explanation in JSON form
     shipments: list[Shipment] = field(default_factory=list)
     backordered: bool = False
     cancel_deadline: datetime | None = None
@@ -229,25 +227,45 @@ def _cancelled(order: Order, why: str, previous: Export | None = None) -> _Outco
     """Every line cancelled. A line a warehouse had been sent keeps that warehouse: the
     new version is the cancellation request it receives (and may refuse)."""
     sent = {line.line_id: line.warehouse_id for line in previous.lines if line.action is LineAction.SHIP} if previous else {}
-    lines = [line.model_copy(update={"warehouse_id": sent.get(line.line_id)}) for line in _lines_with(order, {}, LineAction.CANCEL)]
+    lines = [{**line, "warehouse_id": sent.get(line["line_id"])} for line in _lines_with(order, {}, LineAction.CANCEL)]
     asked = sorted({warehouse for warehouse in sent.values() if warehouse})
     summary = f"cancel: {why}; nothing ships" + (f"; cancellation requested from {', '.join(asked)}" if asked else "")
-    return _Outcome(action=IntendedAction.CANCEL, lines=lines, explanation=Explanation(summary=summary))
+    return _Outcome(action=IntendedAction.CANCEL, lines=lines, explanation=_summary_only(summary))
 
 
-def _lines_with(order: Order, warehouse_of: dict[str, str], otherwise: LineAction) -> list[ExportLine]:
+def _lines_with(order: Order, warehouse_of: dict[str, str], otherwise: LineAction) -> list[dict[str, Any]]:
     lines = []
     for line in order.lines:
         if not line.requires_shipping:
-            action, warehouse_id = LineAction.NO_SHIPPING, None
+            action, warehouse_id = _NO_SHIPPING, None
         elif line.line_id in warehouse_of:
-            action, warehouse_id = LineAction.SHIP, warehouse_of[line.line_id]
+            action, warehouse_id = _SHIP, warehouse_of[line.line_id]
         else:
-            action, warehouse_id = otherwise, None
-        lines.append(
-            ExportLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity, action=action, warehouse_id=warehouse_id)
-        )
+            action, warehouse_id = otherwise.value, None
+        lines.append(_line(line, action, warehouse_id))
     return lines
+
+
+def _line(line: OrderLine, action: str, warehouse_id: str | None) -> dict[str, Any]:
+    return {"action": action, "line_id": line.line_id, "quantity": line.quantity, "sku": line.sku, "warehouse_id": warehouse_id}
+
+
+_SHIP, _NO_SHIPPING = LineAction.SHIP.value, LineAction.NO_SHIPPING.value
+
+
+def _json(model: BaseModel) -> Any:
+    """A model's part of the export in canonical form (the small ones; the large ones are
+    written in that form directly)."""
+    return canonical_form(model.model_dump(mode="json"))
+
+
+def _shipment_json(shipment: Shipment) -> dict[str, Any]:
+    return {
+        "line_ids": shipment.line_ids,
+        "pick_window": {"end": format_utc(shipment.pick_window.end), "start": format_utc(shipment.pick_window.start)},
+        "ship_by": format_utc(shipment.ship_by),
+        "warehouse_id": shipment.warehouse_id,
+    }
 
 
 # --- routing ------------------------------------------------------------------------------
@@ -275,19 +293,19 @@ class _Trial:
     held: dict[str, dict[str, int]]  # per SKU, units per warehouse that can ship it
 
     @cached_property
-    def candidates(self) -> list[CandidateExplanation]:
+    def candidates(self) -> list[dict[str, Any]]:
+        """Every warehouse's CandidateExplanation, in JSON form."""
         given = {warehouse.warehouse_id: taken for warehouse, taken in self.allocation}
-        built: dict[str, CandidateExplanation] = {
-            wid: CandidateExplanation(warehouse_id=wid, kept=False, eliminated_by=filter_kind, detail=detail)
+        built: dict[str, dict[str, Any]] = {
+            wid: {"allocated_lines": [], "detail": detail, "eliminated_by": filter_kind, "kept": False, "rank": None,
+                  "score": {}, "warehouse_id": wid}
             for wid, (filter_kind, detail) in self.eliminated.items()
         }
         for rank, (_, site, score) in enumerate(self.survivors, start=1):
             wid = site.wid
             allocated = [line.line_id for group in given.get(wid, ()) for line in group.lines]
-            built[wid] = CandidateExplanation(
-                warehouse_id=wid, kept=True, rank=rank, score=score, allocated_lines=allocated,
-                detail=_candidate_detail(allocated, wid, self.held, self.groups),
-            )
+            built[wid] = {"allocated_lines": allocated, "detail": _candidate_detail(allocated, wid, self.held, self.groups),
+                          "eliminated_by": None, "kept": True, "rank": rank, "score": score, "warehouse_id": wid}
         return [built[warehouse.warehouse_id] for warehouse in self.warehouses]
 
     @property
@@ -306,7 +324,7 @@ def _best_trial(
     now: datetime,
     partial: bool,
     excluded: frozenset[str] = frozenset(),
-) -> tuple[_Trial, list[RuleTrial]]:
+) -> tuple[_Trial, list[dict[str, str]]]:
     """Rules in order until one ships every group; else the one that ships the most units."""
     groups = _groups(order, policy.split.keep_kits_together)
     trials: list[_Trial] = []
@@ -317,7 +335,7 @@ def _best_trial(
     chosen = next((trial for trial in trials if trial.complete), None) or max(
         trials, key=lambda trial: (trial.shipped_units, -trials.index(trial))
     )
-    return chosen, [RuleTrial(rule=trial.rule.name, outcome=_trial_outcome(trial, partial)) for trial in trials]
+    return chosen, [{"outcome": _trial_outcome(trial, partial), "rule": trial.rule.name} for trial in trials]
 
 
 def _route(order: Order, policy: TenantPolicy, stock: StockSnapshot, now: datetime) -> _Outcome:
@@ -335,7 +353,7 @@ def _route(order: Order, policy: TenantPolicy, stock: StockSnapshot, now: dateti
         deadline = order.placed_at + timedelta(days=policy.backorder.cancel_after_days or 0)
         if now >= deadline:
             outcome = _cancelled(order, f"still short {policy.backorder.cancel_after_days} day(s) after it was placed")
-            outcome.explanation = _explanation(outcome.explanation.summary, chosen, rules_tried)
+            outcome.explanation = _explanation(outcome.explanation["summary"], chosen, rules_tried)
             return outcome
     return _Outcome(
         action=IntendedAction.BACKORDER,
@@ -351,7 +369,7 @@ def _route(order: Order, policy: TenantPolicy, stock: StockSnapshot, now: dateti
 
 
 def _shipping_outcome(
-    order: Order, policy: TenantPolicy, trial: _Trial, rules_tried: list[RuleTrial], backordered: bool
+    order: Order, policy: TenantPolicy, trial: _Trial, rules_tried: list[dict[str, str]], backordered: bool
 ) -> _Outcome:
     warehouse_of = _warehouse_of(trial)
     shipments = _shipments(order, policy, trial)
@@ -399,7 +417,7 @@ def _reroute(
     if policy.split.keep_kits_together:  # a kit moves as a whole or not at all
         kits = {line.kit_id for line in order.lines if line.line_id in redo and line.kit_id is not None}
         redo |= {line.line_id for line in order.lines if line.kit_id is not None and line.kit_id in kits}
-    kept = {line.line_id: line for line in previous.lines if line.line_id not in redo}
+    kept = {line.line_id: _json(line) for line in previous.lines if line.line_id not in redo}
     shipments = _shipments_without(previous, redo)
     verb = {"silent": "did not answer for", "cancel_refused": "refused to cancel"}.get(reroute.failure, "rejected")
     rejected = f"warehouse {reroute.rejected_by} {verb} line(s) {', '.join(reroute.line_ids)} ({reroute.reason_code})"
@@ -409,7 +427,7 @@ def _reroute(
             rejected = f"backordered line(s) {', '.join(reroute.line_ids)} reviewed"
 
     warehouse_of: dict[str, str] = {}
-    explanation = Explanation(summary="")
+    explanation = _summary_only("")
     if reroute.may_reroute:
         subject = order.model_copy(update={"lines": [line for line in order.lines if line.line_id in redo]})
         trial, rules_tried = _best_trial(subject, policy, stock, now, partial=True, excluded=reroute.excluded_warehouses)
@@ -437,14 +455,13 @@ def _reroute(
         if line.line_id in kept:
             lines.append(kept[line.line_id])
         elif line.line_id in warehouse_of:
-            lines.append(ExportLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity,
-                                    action=LineAction.SHIP, warehouse_id=warehouse_of[line.line_id]))
+            lines.append(_line(line, _SHIP, warehouse_of[line.line_id]))
         else:
-            lines.append(ExportLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity, action=unplaced))
-    held = [line.line_id for line in lines if line.action is LineAction.HOLD]
+            lines.append(_line(line, unplaced.value, None))
+    held = [line["line_id"] for line in lines if line["action"] == LineAction.HOLD]
     if held:
         summary += f"; line(s) {', '.join(held)} held for a person"
-    backordered = any(line.action is LineAction.BACKORDER for line in lines)
+    backordered = any(line["action"] == LineAction.BACKORDER for line in lines)
 
     exception_path = None
     if held:
@@ -467,7 +484,7 @@ def _reroute(
     return _Outcome(
         action=action,
         lines=lines,
-        explanation=explanation.model_copy(update={"summary": summary}),
+        explanation={**explanation, "summary": summary},
         shipments=shipments,
         backordered=backordered,
         exception_path=exception_path,
@@ -484,14 +501,15 @@ def _shipments_without(previous: Export, line_ids: set[str]) -> list[Shipment]:
     ]
 
 
-def _action_of(lines: list[ExportLine], shipments: list[Shipment]) -> IntendedAction:
-    if any(line.action is LineAction.HOLD for line in lines):
+def _action_of(lines: list[dict[str, Any]], shipments: list[Shipment]) -> IntendedAction:
+    actions = {line["action"] for line in lines}
+    if LineAction.HOLD in actions:
         return IntendedAction.HOLD_FOR_REVIEW
     if shipments:
         return IntendedAction.ROUTE if len(shipments) == 1 else IntendedAction.SPLIT
-    if any(line.action is LineAction.BACKORDER for line in lines):
+    if LineAction.BACKORDER in actions:
         return IntendedAction.BACKORDER
-    if any(line.action is LineAction.CANCEL for line in lines):
+    if LineAction.CANCEL in actions:
         return IntendedAction.CANCEL
     return IntendedAction.NOTHING_TO_SHIP
 
@@ -504,17 +522,16 @@ def _overridden(
     from when the order was placed; every other line keeps its shipment."""
     changes = {change.line_id: change for change in override.changes}
     lines = [
-        ExportLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity,
-                   action=changes[line.line_id].action, warehouse_id=changes[line.line_id].warehouse_id)
-        if line.line_id in changes else line
+        {**_json(line), "action": changes[line.line_id].action.value, "warehouse_id": changes[line.line_id].warehouse_id}
+        if line.line_id in changes else _json(line)
         for line in previous.lines
     ]
     shipments = _shipments_without(previous, set(changes))
     terms = policy.terms(order.service_level)
     moved: dict[str, list[str]] = {}
     for line in lines:
-        if line.line_id in changes and line.action is LineAction.SHIP and line.warehouse_id is not None:
-            moved.setdefault(line.warehouse_id, []).append(line.line_id)
+        if line["line_id"] in changes and line["action"] == LineAction.SHIP and line["warehouse_id"] is not None:
+            moved.setdefault(line["warehouse_id"], []).append(line["line_id"])
     for warehouse_id, line_ids in moved.items():
         sla = ship_by_for(policy.warehouse(warehouse_id), now, terms)
         assert sla.ship_by is not None and sla.pick_window is not None
@@ -522,13 +539,13 @@ def _overridden(
     described = "; ".join(
         f"line {change.line_id} → {change.warehouse_id or change.action}" for change in override.changes
     )
-    backordered = any(line.action is LineAction.BACKORDER for line in lines)
+    backordered = any(line["action"] == LineAction.BACKORDER for line in lines)
     approval = f", approved by {override.approved_by.operator}" if override.approved_by else ""
     return _Outcome(
         action=_action_of(lines, shipments),
         lines=lines,
-        explanation=Explanation(
-            summary=f"manual override by {override.signed_by.operator}{approval} ({override.reason_code}): {described}. {justification}"
+        explanation=_summary_only(
+            f"manual override by {override.signed_by.operator}{approval} ({override.reason_code}): {described}. {justification}"
         ),
         shipments=shipments,
         backordered=backordered,
@@ -536,8 +553,13 @@ def _overridden(
     )
 
 
-def _explanation(summary: str, trial: _Trial, rules_tried: list[RuleTrial]) -> Explanation:
-    return Explanation(summary=summary, applied_rule=trial.rule.name, rules_tried=rules_tried, candidates=trial.candidates)
+def _explanation(summary: str, trial: _Trial, rules_tried: list[dict[str, str]]) -> dict[str, Any]:
+    """An Explanation in JSON form."""
+    return {"applied_rule": trial.rule.name, "candidates": trial.candidates, "rules_tried": rules_tried, "summary": summary}
+
+
+def _summary_only(summary: str) -> dict[str, Any]:
+    return {"applied_rule": None, "candidates": [], "rules_tried": [], "summary": summary}
 
 
 def _trial_outcome(trial: _Trial, partial: bool) -> str:
@@ -616,7 +638,10 @@ class _RulePlan:
     # in the rule's order; a filter that can be settled from the policy alone (required
     # tags, excluded warehouses) is dropped when it passes, and ends the steps when it fails.
     steps: tuple[tuple[tuple[int, Any], ...], ...]
-    sorts: tuple[int, ...]
+    # The rule's sort keys as (code, place in the sort key), in the alphabetical order of
+    # their names: the score (a JSON object in the explanation) is then built in canonical
+    # key order while the sort key keeps the rule's order.
+    scoring: tuple[tuple[int, int], ...]
     reserve_units: int
     reserve_per_sku: dict[str, int]
 
@@ -686,7 +711,7 @@ def _plan(rule: RoutingRule, sites: list[_Site]) -> _RulePlan:
     safety = next((f for f in rule.filters if isinstance(f, SafetyStock)), None)
     return _RulePlan(
         steps=tuple(steps),
-        sorts=tuple(_SORT_CODES[key] for key in rule.sorts),
+        scoring=tuple((_SORT_CODES[key], place) for place, key in sorted(enumerate(rule.sorts), key=lambda item: item[1].value)),
         reserve_units=safety.units if safety else 0,
         reserve_per_sku=dict(safety.per_sku) if safety else {},
     )
@@ -742,7 +767,8 @@ def _try_rule(
     skus = sorted({sku for group in groups for sku, _ in group.needs})
     held, all_needed = _holdings(plan, compiled, stock, skus)
     holders = set().union(*held.values())
-    sorts = plan.sorts
+    scoring = plan.scoring
+    places = len(scoring)
 
     destination = order.destination
     country = region = None
@@ -789,17 +815,15 @@ def _try_rule(
             continue
 
         score: dict[str, int] = {}
-        key: list[int] = []
-        for sort in sorts:
+        key = [site.position] * (places + 1)  # the listing position breaks ties, last
+        for sort, place in scoring:
             if sort == _BY_PRIORITY:
-                score["priority"] = site.priority
-                key.append(site.priority)
+                key[place] = score["priority"] = site.priority
             elif sort == _BY_DISTANCE:
                 if site.radians is not None and location is not None:
-                    distance = score["distance"] = _distance_km(site.radians, site.cos_latitude, lat2, lon2, cos_lat2)
-                    key.append(distance)
+                    key[place] = score["distance"] = _distance_km(site.radians, site.cos_latitude, lat2, lon2, cos_lat2)
                 else:
-                    key.append(UNKNOWN_DISTANCE)  # unknown distance sorts last
+                    key[place] = UNKNOWN_DISTANCE  # unknown distance sorts last
             elif sort == _BY_MAKES_CUTOFF:
                 made = makes_cutoff.get(site.profile)
                 if made is None:
@@ -809,14 +833,12 @@ def _try_rule(
                         local_today = today[zone] = now.astimezone(ZoneInfo(zone)).date()
                     made = makes_cutoff[site.profile] = int(makes_todays_cutoff(site.warehouse, now, local_today))
                 score["makes_cutoff"] = made
-                key.append(-made)  # more is better
+                key[place] = -made  # more is better
             elif sort == _BY_COST:
-                score["cost"] = site.cost
-                key.append(site.cost)
+                key[place] = score["cost"] = site.cost
             else:
                 level = score["stock_level"] = sum(row.get(wid, 0) for row in held.values())
-                key.append(-level)  # more is better
-        key.append(site.position)
+                key[place] = -level  # more is better
         survivors.append((tuple(key), site, score))
 
     survivors.sort(key=lambda survivor: survivor[0])
@@ -1107,18 +1129,21 @@ def _exception_path(policy: TenantPolicy, action: IntendedAction) -> ExceptionPa
     )
 
 
-def _sla(order: Order, policy: TenantPolicy, outcome: _Outcome, now: datetime) -> Sla:
+def _sla(order: Order, policy: TenantPolicy, outcome: _Outcome, now: datetime) -> dict[str, Any]:
+    """The Sla, in JSON form."""
     first = min(outcome.shipments, key=lambda shipment: shipment.ship_by, default=None)
     promised_by = outcome.promised_by
     if promised_by is None and outcome.backordered and outcome.action is not IntendedAction.CANCEL:
         promised_by = now + timedelta(days=policy.backorder.promise_days)
-    return Sla(
-        service_level=str(order.service_level),
-        ship_by=first.ship_by if first else None,
-        pick_window=first.pick_window if first else None,
-        promised_by=promised_by,
-        acknowledge_by=now + timedelta(minutes=policy.acknowledge_within_minutes) if outcome.shipments else None,
-    )
+    return {
+        "acknowledge_by": format_utc(now + timedelta(minutes=policy.acknowledge_within_minutes)) if outcome.shipments else None,
+        "pick_window": (
+            {"end": format_utc(first.pick_window.end), "start": format_utc(first.pick_window.start)} if first else None
+        ),
+        "promised_by": format_utc(promised_by) if promised_by is not None else None,
+        "service_level": order.service_level.value,
+        "ship_by": format_utc(first.ship_by) if first else None,
+    }
 
 
 def _valid_until(order: Order, policy: TenantPolicy, outcome: _Outcome, now: datetime) -> datetime:
@@ -1132,18 +1157,19 @@ def _valid_until(order: Order, policy: TenantPolicy, outcome: _Outcome, now: dat
     return review
 
 
-def _instructions(order: Order, policy: TenantPolicy, lines: list[ExportLine]) -> list[Instruction]:
+def _instructions(order: Order, policy: TenantPolicy, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Instructions in JSON form."""
     if not policy.instructions:
         return []
     tags, promotions = set(order.tags), set(order.promotions)
     order_wide = [bool(tags.intersection(rule.order_tags) or promotions.intersection(rule.promotions)) for rule in policy.instructions]
     instructions = []
     for line in lines:
-        if line.action is not LineAction.SHIP:
+        if line["action"] != LineAction.SHIP:
             continue
         for index, rule in enumerate(policy.instructions):
-            if order_wide[index] or line.sku in rule.skus:
-                instructions.append(Instruction(line_id=line.line_id, kind=rule.kind, text=rule.text))
+            if order_wide[index] or line["sku"] in rule.skus:
+                instructions.append({"kind": rule.kind, "line_id": line["line_id"], "text": rule.text})
     return instructions
 
 
