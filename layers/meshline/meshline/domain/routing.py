@@ -184,7 +184,11 @@ def inputs_hash(
     levels = {}
     for sku in sorted({line.sku for line in order.lines}):
         row = stock.levels.get(sku)
-        levels[sku] = sorted([(wid, units) for wid, units in row.items() if units]) if row else []
+        if not row:
+            levels[sku] = []
+            continue
+        pairs = sorted(row.items())  # in C; zeros are rare, so filtering them is the exception
+        levels[sku] = [pair for pair in pairs if pair[1]] if 0 in row.values() else pairs
     dispatches = {
         wid: {day.isoformat(): booked for day, booked in sorted(stock.dispatches[wid].items())}
         for wid in warehouse_ids
@@ -301,10 +305,16 @@ class _Trial:
                   "score": {}, "warehouse_id": wid}
             for wid, (filter_kind, detail) in self.eliminated.items()
         }
+        # What each group asks of a warehouse, looked up once rather than once per warehouse.
+        demands = [
+            (self.held.get(group.needs[0][0], _NOTHING_HELD), group.needs[0][1], None, group.lines)
+            if len(group.needs) == 1 else (None, 0, group.needs, group.lines)
+            for group in self.groups
+        ]
         for rank, (_, site, score) in enumerate(self.survivors, start=1):
             wid = site.wid
             allocated = [line.line_id for group in given.get(wid, ()) for line in group.lines]
-            built[wid] = {"allocated_lines": allocated, "detail": _candidate_detail(allocated, wid, self.held, self.groups),
+            built[wid] = {"allocated_lines": allocated, "detail": _candidate_detail(allocated, wid, self.held, demands),
                           "eliminated_by": None, "kept": True, "rank": rank, "score": score, "warehouse_id": wid}
         return [built[warehouse.warehouse_id] for warehouse in self.warehouses]
 
@@ -802,9 +812,10 @@ def _try_rule(
                     reason = (argument, "holds none of the order's SKUs above safety stock")
                     break
             elif step == _CAPACITY:
-                reason = _capacity_reason(argument, site.warehouse, order, policy, stock)
-                if reason is not None:
-                    break
+                if wid in stock.dispatches:  # nothing booked at all is the common case
+                    reason = _capacity_reason(argument, site.warehouse, order, policy, stock)
+                    if reason is not None:
+                        break
             else:
                 reason = argument
                 break
@@ -874,19 +885,24 @@ def _distance_km(point: tuple[float, float], cos_lat1: float, lat2: float, lon2:
 SHORT_LINES_SHOWN = 3
 
 
-def _candidate_detail(allocated: list[str], wid: str, held: dict[str, dict[str, int]], groups: list[Group]) -> str:
+def _candidate_detail(
+    allocated: list[str],
+    wid: str,
+    held: dict[str, dict[str, int]],
+    demands: list[tuple[dict[str, int] | None, int, tuple[tuple[str, int], ...] | None, tuple[OrderLine, ...]]],
+) -> str:
+    """`demands`: per group, the holdings of its SKU and the units needed (a single SKU), or
+    its needs (several), and its lines."""
     if allocated:
         return f"ships line(s) {', '.join(allocated)}"
     short: list[OrderLine] = []
-    for group in groups:
-        needs = group.needs
-        if len(needs) == 1:
-            sku, units = needs[0]
-            fits = held.get(sku, _NOTHING_HELD).get(wid, 0) >= units
+    for row, needed, needs, lines in demands:
+        if row is not None:
+            fits = row.get(wid, 0) >= needed
         else:
-            fits = _fits_at(needs, wid, held)
+            fits = _fits_at(needs, wid, held)  # type: ignore[arg-type]
         if not fits:
-            short.extend(group.lines)
+            short.extend(lines)
             if len(short) > SHORT_LINES_SHOWN:
                 break
     if not short:
@@ -970,6 +986,7 @@ def _allocate_by_coverage(
     if not ranked:
         return [], list(groups)
     rank_of = {site.wid: rank for rank, site in enumerate(ranked)}
+    rank_at = rank_of.get
     covers: list[list[int]] = [[] for _ in ranked]
     units = [0] * len(ranked)
     holders: list[list[int]] = [[] for _ in groups]
@@ -981,8 +998,8 @@ def _allocate_by_coverage(
         if len(needs) == 1:
             # Walk only the warehouses that hold the SKU (usually a minority), not all of them.
             sku, needed = needs[0]
-            ranks = [rank_of[wid] for wid, units_held in held.get(sku, _NOTHING_HELD).items()
-                     if units_held >= needed and wid in rank_of]
+            ranks = [rank for wid, units_held in held.get(sku, _NOTHING_HELD).items()
+                     if units_held >= needed and (rank := rank_at(wid)) is not None]
         else:
             ranks = [rank for rank, site in enumerate(ranked) if _fits_at(needs, site.wid, held)]
         holders[index] = ranks  # in any order: covers[rank] fills in group order all the same
