@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
-from functools import cached_property
+from functools import cache, cached_property
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -46,8 +46,8 @@ from meshline.domain.exports import (
     export_id_for,
     seal_document,
 )
-from pydantic import BaseModel
-from pydantic_core import to_json
+from pydantic import BaseModel, TypeAdapter
+from typing_extensions import TypedDict
 
 from meshline.domain.inventory import StockSnapshot
 from meshline.domain.orders import Order, OrderLine, OrderStatus
@@ -209,7 +209,35 @@ def inputs_hash(
         "warehouses": warehouse_ids,
         "stock": {"levels": levels, "dispatches": dispatches},
     }
-    return hashlib.sha256(to_json(document)).hexdigest()
+    return hashlib.sha256(_inputs_encoder().dump_json(document)).hexdigest()
+
+
+class _StockRead(TypedDict):
+    levels: dict[str, list[tuple[str, int]]]
+    dispatches: dict[str, dict[str, int]]
+
+
+class _Inputs(TypedDict):
+    """The inputs hash's document, field by field in its order. Encoding it with its types
+    known writes the same bytes as to_json's inference, faster: the stock levels alone are
+    ~1,000 (warehouse, units) pairs at 50 x 50."""
+
+    engine: str
+    policy: str
+    now: str
+    previous: str | None
+    acknowledged: dict[str, Any] | None
+    reroute: str | None
+    override: str | None
+    trigger: str
+    order: str
+    warehouses: list[str]
+    stock: _StockRead
+
+
+@cache
+def _inputs_encoder() -> TypeAdapter[_Inputs]:
+    return TypeAdapter(_Inputs)  # built on first use, not at import (cold starts)
 
 
 # --- the outcome of routing ---------------------------------------------------------------
