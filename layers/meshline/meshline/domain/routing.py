@@ -39,7 +39,6 @@ from meshline.domain.exports import (
     IntendedAction,
     LineAction,
     OverrideRecord,
-    Shipment,
     Trigger,
     canonical_form,
     canonical_json,
@@ -60,6 +59,7 @@ from meshline.domain.policy import (
     RoutingRule,
     SafetyStock,
     ServesDestination,
+    ServiceLevelTerms,
     SortKey,
     SplitMode,
     TenantPolicy,
@@ -67,7 +67,7 @@ from meshline.domain.policy import (
 )
 from meshline.domain.rejections import Reroute
 from meshline.domain.types import format_utc
-from meshline.domain.sla import makes_todays_cutoff, ship_by_for, ship_day
+from meshline.domain.sla import makes_todays_cutoff, ship_by_and_window_start, ship_day
 
 ENGINE_VERSION = "2026.11-4"
 """Changes whenever a rule of this module changes meaning; replay reports a mismatch in it."""
@@ -248,7 +248,7 @@ class _Outcome:
     action: IntendedAction
     lines: list[dict[str, Any]]  # ExportLine in JSON form
     explanation: dict[str, Any]  # Explanation in JSON form
-    shipments: list[Shipment] = field(default_factory=list)
+    shipments: list[_Shipment] = field(default_factory=list)
     backordered: bool = False
     cancel_deadline: datetime | None = None
     exception_path: ExceptionPath | None = None  # set when the situation, not the action, picks the path
@@ -291,7 +291,7 @@ def _json(model: BaseModel) -> Any:
     return canonical_form(model.model_dump(mode="json"))
 
 
-def _shipment_json(shipment: Shipment) -> dict[str, Any]:
+def _shipment_json(shipment: _Shipment) -> dict[str, Any]:
     return {
         "line_ids": shipment.line_ids,
         "pick_window": {"end": format_utc(shipment.pick_window.end), "start": format_utc(shipment.pick_window.start)},
@@ -428,21 +428,32 @@ def _warehouse_of(trial: _Trial) -> dict[str, str]:
     return {line.line_id: warehouse.warehouse_id for warehouse, groups in trial.allocation for group in groups for line in group.lines}
 
 
-def _shipments(order: Order, policy: TenantPolicy, trial: _Trial) -> list[Shipment]:
+class _PickWindow(NamedTuple):
+    start: datetime
+    end: datetime
+
+
+class _Shipment(NamedTuple):
+    """A Shipment until the export is sealed: seal_document builds the model, once."""
+
+    warehouse_id: str
+    line_ids: list[str]
+    ship_by: datetime
+    pick_window: _PickWindow
+
+
+def _shipment(warehouse: Warehouse, line_ids: list[str], since: datetime, terms: ServiceLevelTerms) -> _Shipment:
+    ship_by, start = ship_by_and_window_start(warehouse, since, terms)
+    return _Shipment(warehouse.warehouse_id, line_ids, ship_by, _PickWindow(start, ship_by))
+
+
+def _shipments(order: Order, policy: TenantPolicy, trial: _Trial) -> list[_Shipment]:
     terms = policy.terms(order.service_level)
     shipments = []
     for warehouse, groups in trial.allocation:
-        sla = ship_by_for(warehouse, order.placed_at, terms)
-        assert sla.ship_by is not None and sla.pick_window is not None
         shipped = {line.line_id for group in groups for line in group.lines}
-        shipments.append(
-            Shipment(
-                warehouse_id=warehouse.warehouse_id,
-                line_ids=[line.line_id for line in order.lines if line.line_id in shipped],
-                ship_by=sla.ship_by,
-                pick_window=sla.pick_window,
-            )
-        )
+        line_ids = [line.line_id for line in order.lines if line.line_id in shipped]
+        shipments.append(_shipment(warehouse, line_ids, order.placed_at, terms))
     return shipments
 
 
@@ -530,16 +541,16 @@ def _reroute(
     )
 
 
-def _shipments_without(previous: Export, line_ids: set[str]) -> list[Shipment]:
+def _shipments_without(previous: Export, line_ids: set[str]) -> list[_Shipment]:
     """The previous version's shipments, less the given lines (each keeps its ship-by)."""
     return [
-        Shipment(warehouse_id=s.warehouse_id, line_ids=left, ship_by=s.ship_by, pick_window=s.pick_window)
+        _Shipment(s.warehouse_id, left, s.ship_by, _PickWindow(s.pick_window.start, s.pick_window.end))
         for s in previous.shipments
         if (left := [line_id for line_id in s.line_ids if line_id not in line_ids])
     ]
 
 
-def _action_of(lines: list[dict[str, Any]], shipments: list[Shipment]) -> IntendedAction:
+def _action_of(lines: list[dict[str, Any]], shipments: list[_Shipment]) -> IntendedAction:
     actions = {line["action"] for line in lines}
     if LineAction.HOLD in actions:
         return IntendedAction.HOLD_FOR_REVIEW
@@ -571,9 +582,7 @@ def _overridden(
         if line["line_id"] in changes and line["action"] == LineAction.SHIP and line["warehouse_id"] is not None:
             moved.setdefault(line["warehouse_id"], []).append(line["line_id"])
     for warehouse_id, line_ids in moved.items():
-        sla = ship_by_for(policy.warehouse(warehouse_id), now, terms)
-        assert sla.ship_by is not None and sla.pick_window is not None
-        shipments.append(Shipment(warehouse_id=warehouse_id, line_ids=line_ids, ship_by=sla.ship_by, pick_window=sla.pick_window))
+        shipments.append(_shipment(policy.warehouse(warehouse_id), line_ids, now, terms))
     described = "; ".join(
         f"line {change.line_id} → {change.warehouse_id or change.action}" for change in override.changes
     )

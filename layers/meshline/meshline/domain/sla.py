@@ -115,10 +115,17 @@ def ship_day(warehouse: Warehouse, placed_at: datetime, terms: ServiceLevelTerms
 
 
 def ship_by_for(warehouse: Warehouse, placed_at: datetime, terms: ServiceLevelTerms | None = None) -> Sla:
-    day = ship_day(warehouse, placed_at, terms or ServiceLevelTerms())
+    ship_by, opens = ship_by_and_window_start(warehouse, placed_at, terms or ServiceLevelTerms())
+    return Sla(ship_by=ship_by, pick_window=PickWindow(start=opens, end=ship_by))
+
+
+def ship_by_and_window_start(warehouse: Warehouse, placed_at: datetime, terms: ServiceLevelTerms) -> tuple[datetime, datetime]:
+    """`ship_by_for`'s two instants (the pick window ends at ship_by), without building the
+    models: the routing engine writes them straight into the export."""
+    day = ship_day(warehouse, placed_at, terms)
     ship_by = local_instant(warehouse, day, warehouse.cutoff_local)
     opens = local_instant(warehouse, day, warehouse.opens_local)
-    return Sla(ship_by=ship_by, pick_window=PickWindow(start=max(opens, placed_at), end=ship_by))
+    return ship_by, max(opens, placed_at)
 
 
 def makes_todays_cutoff(warehouse: Warehouse, now: datetime, today: date | None = None) -> bool:
