@@ -34,3 +34,11 @@ def test_the_aws_calls_benchmark_counts_each_path_by_function_and_operation(caps
     assert "DecideFunction               dynamodb:TransactWriteItems" in output
     assert "PublishFunction              sqs:SendMessage" in output
     assert "happy path:" in output and "(goal <= 4:" in output
+
+
+def test_the_decision_ab_compares_two_revisions_side_by_side(capsys):
+    from bench import decision_ab
+
+    assert decision_ab.main(["HEAD", "--rounds", "1", "--decisions", "50", "--cell", "1x5"]) == 0
+    output = capsys.readouterr().out
+    assert "A HEAD" in output and "B WORKTREE" in output and "B/A p50" in output
