@@ -265,6 +265,9 @@ def _cancelled(order: Order, why: str, previous: Export | None = None) -> _Outco
     return _Outcome(action=IntendedAction.CANCEL, lines=lines, explanation=_summary_only(summary))
 
 
+_SHIP, _NO_SHIPPING = LineAction.SHIP.value, LineAction.NO_SHIPPING.value
+
+
 def _lines_with(order: Order, warehouse_of: dict[str, str], otherwise: LineAction) -> list[dict[str, Any]]:
     lines = []
     for line in order.lines:
@@ -280,9 +283,6 @@ def _lines_with(order: Order, warehouse_of: dict[str, str], otherwise: LineActio
 
 def _line(line: OrderLine, action: str, warehouse_id: str | None) -> dict[str, Any]:
     return {"action": action, "line_id": line.line_id, "quantity": line.quantity, "sku": line.sku, "warehouse_id": warehouse_id}
-
-
-_SHIP, _NO_SHIPPING = LineAction.SHIP.value, LineAction.NO_SHIPPING.value
 
 
 def _json(model: BaseModel) -> Any:
