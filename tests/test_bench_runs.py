@@ -104,3 +104,11 @@ def test_the_memory_benchmark_measures_every_function_of_the_template_beside_a_b
         [row] = [line for line in output.splitlines() if line.startswith(name)]
         assert row.endswith("OVER") == (peak.peak_kb / 1024 / sizes[name] > memory.FLAG_SHARE), row
     assert "(bare boto3 handler)" in output and "over 50% of MemorySize" in output
+
+
+def test_the_decision_ab_compares_two_revisions_side_by_side(capsys):
+    from bench import decision_ab
+
+    assert decision_ab.main(["HEAD", "--rounds", "1", "--decisions", "50", "--cell", "1x5"]) == 0
+    output = capsys.readouterr().out
+    assert "A HEAD" in output and "B WORKTREE" in output and "B/A p50" in output

@@ -4,10 +4,11 @@ import json
 
 import pytest
 from pydantic import ValidationError
+from pydantic_core import to_json
 
 from meshline.domain.audit import verify_chain
 from meshline.domain.errors import InvalidExport
-from meshline.domain.exports import Export, content_hash
+from meshline.domain.exports import Export, canonical_form, canonical_json, content_hash
 from meshline.domain.routing import decide
 from meshline.domain.validation import export_schema_errors, validate_export_document
 
@@ -76,3 +77,16 @@ def test_export_id_must_match_tenant_order_and_version():
     document["export_id"] = "acme:shopify-1001:v7"
     with pytest.raises(ValidationError, match="export_id must be 'acme:shopify-1001:v1'"):
         Export.model_validate(document)
+
+
+def test_sealing_from_the_canonical_form_hashes_any_text_as_canonical_json_does():
+    # The engine hashes pydantic-core's encoding of the export's canonical form
+    # (seal_document); it must write every character as json.dumps(ensure_ascii=False) does.
+    every_character = "".join(chr(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF)
+    document = {"a": [every_character, 0, -1, 2**70, None, True, False, ""], "b": {"\u2028": {"z": 1, "y": '"\\'}}}
+    assert to_json(canonical_form(document)) == canonical_json(document).encode("utf-8")
+
+    tricky = 'qu"ote back\\slash\ttab\n\x01\x1f\x7f é 中 \u2028 😀'
+    export = decide(order((tricky, 1)), policy(), stock(**{tricky: {"east": 1}}), trigger(), None, NOW)
+    assert export.lines[0].sku == tricky
+    assert export.content_hash == content_hash(export.model_dump(mode="json", exclude={"content_hash"}))

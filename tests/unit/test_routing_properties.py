@@ -10,10 +10,19 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meshline.domain.exports import IntendedAction, LineAction
+from meshline.domain.exports import (
+    IntendedAction,
+    LineAction,
+    LineChange,
+    OperatorSignature,
+    OverrideRecord,
+    TriggerKind,
+    content_hash,
+)
 from meshline.domain.inventory import StockSnapshot
-from meshline.domain.orders import Address, GeoPoint, Order, OrderLine, Platform, ServiceLevel
-from meshline.domain.policy import SafetyStock, SplitMode, TenantPolicy, Weekday
+from meshline.domain.orders import Address, GeoPoint, Order, OrderLine, OrderStatus, Platform, ServiceLevel
+from meshline.domain.policy import FallbackAction, SafetyStock, SplitMode, TenantPolicy, Weekday
+from meshline.domain.rejections import Reroute
 from meshline.domain.routing import decide
 from meshline.domain.validation import export_schema_errors
 
@@ -208,3 +217,38 @@ def test_ship_by_is_a_cutoff_on_a_business_day_never_before_placed_at(case):
         assert business_days_before == handling
     if export.shipments:
         assert export.sla.ship_by == min(s.ship_by for s in export.shipments)
+
+
+@PROPERTY_SETTINGS
+@given(decisions(), st.data())
+def test_the_content_hash_is_the_sha256_of_the_canonical_json_on_every_path(case, data):
+    # The engine writes exports directly in their canonical form (seal_document) rather than
+    # dumping the validated model; the hash must still be the one canonical_json defines,
+    # for a first decision, a re-route, an override and a cancellation alike.
+    the_order, the_policy, the_stock, now = case
+    first = decide(the_order, the_policy, the_stock, trigger("shopify-1"), None, now)
+    later = now + timedelta(minutes=data.draw(st.integers(0, 3000)))
+    exports = [first]
+    shipped = [line for line in first.lines if line.action is LineAction.SHIP]
+    if shipped:
+        rejected = [line.line_id for line in shipped if line.warehouse_id == shipped[0].warehouse_id]
+        reroute = Reroute(
+            rejected_by=shipped[0].warehouse_id, failure=data.draw(st.sampled_from(["rejected", "silent", "stock_changed"])),
+            reason_code="out_of_stock", line_ids=rejected, excluded={line_id: [shipped[0].warehouse_id] for line_id in rejected},
+            reroutes_before=data.draw(st.integers(0, 2)), fallback=data.draw(st.sampled_from(list(FallbackAction))),
+            exception_path="default", retry_budget=data.draw(st.integers(0, 3)),
+        )
+        exports.append(decide(the_order, the_policy, the_stock, trigger("shopify-1", TriggerKind.WAREHOUSE_REJECTED),
+                              first, later, reroute=reroute))
+        cancelled = the_order.model_copy(update={"status": OrderStatus.CANCELLED, "cancel_reason": "customer"})
+        exports.append(decide(cancelled, the_policy, the_stock, trigger("shopify-1", TriggerKind.ORDER_CANCELLED), first, later))
+    line = data.draw(st.sampled_from(first.lines))
+    action = data.draw(st.sampled_from(list(LineAction)))
+    change = LineChange(line_id=line.line_id, action=action,
+                        warehouse_id=the_policy.warehouses[0].warehouse_id if action is LineAction.SHIP else None)
+    signature = OperatorSignature(operator="agency:ops", key_id="alias/ops", value="c2lnbmF0dXJlLWJ5dGVz")
+    override = OverrideRecord(expected_version=1, reason_code="manual_reroute", changes=[change], signed_by=signature)
+    exports.append(decide(the_order, the_policy, the_stock, trigger("shopify-1", TriggerKind.MANUAL_OVERRIDE), first, later,
+                          override=override, justification="the customer asked for it by phone"))
+    for export in exports:
+        assert export.content_hash == content_hash(export.model_dump(mode="json", exclude={"content_hash"}))

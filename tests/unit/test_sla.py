@@ -4,13 +4,16 @@ Every expected instant below was worked out by hand from the local wall clock an
 zone's offset on that date; the comment on each row says which.
 """
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meshline.domain.orders import ServiceLevel
 from meshline.domain.policy import BusinessCalendar, ServiceLevelTerms, Warehouse, Weekday
-from meshline.domain.sla import NoBusinessDay, makes_todays_cutoff, ship_by_for
+from meshline.domain.sla import NoBusinessDay, first_dispatch_day, makes_todays_cutoff, ship_by_for
 
 NEW_YORK = Warehouse(warehouse_id="east", operator="3pl:east", time_zone="America/New_York", cutoff_local="15:00",
                      calendar=BusinessCalendar(holidays=[date(2026, 11, 26), date(2026, 12, 25)]))
@@ -98,3 +101,28 @@ def test_service_levels_map_to_handling_days_through_the_policy():
     terms = policy(NEW_YORK, service_levels={"standard": {"handling_days": 1}, "express": {"handling_days": 0}})
     assert terms.terms(ServiceLevel.STANDARD).handling_days == 1
     assert terms.terms(ServiceLevel.OVERNIGHT).handling_days == 0  # not listed: ships at the first cutoff
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=st.sampled_from(["America/New_York", "America/Chicago", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"]),
+    cutoff=st.sampled_from(["00:30", "01:30", "02:30", "12:00", "15:00", "23:45"]),
+    working_days=st.lists(st.sampled_from(list(Weekday)), min_size=1, max_size=7, unique=True),
+    holidays=st.lists(st.dates(min_value=date(2026, 3, 1), max_value=date(2026, 11, 30)), max_size=40),
+    moments=st.lists(st.datetimes(min_value=datetime(2026, 3, 1), max_value=datetime(2026, 11, 20), timezones=st.just(UTC)),
+                     min_size=1, max_size=6),
+)
+def test_the_first_dispatch_day_is_the_first_business_day_whose_cutoff_is_ahead(zone, cutoff, working_days, holidays, moments):
+    # The ship-by engine caches what it knows per local day; asking about several moments in a
+    # row (often the same local day) must give what walking the calendar day by day gives.
+    warehouse = Warehouse(warehouse_id="w", operator="3pl:w", time_zone=zone, opens_local="00:00", cutoff_local=cutoff,
+                          calendar=BusinessCalendar(working_days=working_days, holidays=holidays))
+    local = ZoneInfo(zone)
+    hours, minutes = (int(part) for part in cutoff.split(":"))
+    at_cutoffs = [datetime.combine(m.astimezone(local).date(), time(hours, minutes), tzinfo=local).astimezone(UTC) for m in moments]
+    for moment in [*moments, *at_cutoffs, *(m + timedelta(minutes=delta) for m in moments for delta in (-1, 1, 60 * 24))]:
+        day = moment.astimezone(local).date()
+        while (day.weekday() not in {list(Weekday).index(d) for d in working_days} or day in holidays
+               or datetime.combine(day, time(hours, minutes), tzinfo=local) <= moment):
+            day += timedelta(days=1)
+        assert first_dispatch_day(warehouse, moment) == day, moment

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic_core import to_json
 
 from meshline.domain.types import OrderId, Party, Sha256Hex, TenantId, UtcDatetime, WarehouseId
 
@@ -311,6 +312,29 @@ def sha256_hex(text: str) -> str:
 
 def content_hash(document_without_hash: dict[str, Any]) -> str:
     return sha256_hex(canonical_json(document_without_hash))
+
+
+def canonical_form(value: Any) -> Any:
+    """A JSON value with every object's keys in sorted order."""
+    if isinstance(value, dict):
+        return {key: canonical_form(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical_form(item) for item in value]
+    return value
+
+
+def seal_document(document: dict[str, Any]) -> Export:
+    """Build an export from its canonical JSON form without the content hash: JSON values
+    only, every object's keys in sorted order, and every field present exactly as the
+    validated export dumps it (defaults included).
+
+    For such a document pydantic-core's encoder writes, byte for byte, what canonical_json
+    writes, at a fraction of the cost, and nothing has to be dumped again after validation;
+    the one validation, over the whole document, still checks every model's constraints.
+    The routing engine builds its exports this way (a 50-line decision holds ~100 nested
+    objects); tests check that content_hash == sha256(canonical_json()) for what it builds."""
+    content = hashlib.sha256(to_json(document)).hexdigest()
+    return Export.model_validate({**document, "content_hash": content})
 
 
 def seal(fields: dict[str, Any]) -> Export:

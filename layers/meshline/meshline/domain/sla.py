@@ -49,8 +49,43 @@ def first_dispatch_day(warehouse: Warehouse, moment: datetime) -> date:
     if found is None:
         if len(_dispatch_days) >= CACHE_LIMIT:
             _dispatch_days.clear()
-        found = _dispatch_days[key] = _search_dispatch_day(warehouse, moment)
+        found = _dispatch_days[key] = _dispatch_day_from_local_days(warehouse, moment)
     return found
+
+
+_local_days: dict[tuple, tuple[datetime | None, date | None, datetime | None]] = {}
+
+
+def _dispatch_day_from_local_days(warehouse: Warehouse, moment: datetime) -> date:
+    """`_search_dispatch_day`'s answer from what is known about the local day of `moment`:
+    its cutoff (if a business day) and the next business day and its cutoff. Every order
+    has its own moment, so the cache above misses on each new decision; these facts are
+    shared by every moment of that local day, and the answer is the first of the two days
+    whose cutoff is still ahead (else the full search, which also raises NoBusinessDay)."""
+    today = moment.astimezone(ZoneInfo(warehouse.time_zone)).date()
+    key = (warehouse.dispatch_profile, today)
+    known = _local_days.get(key)
+    if known is None:
+        if len(_local_days) >= CACHE_LIMIT:
+            _local_days.clear()
+        known = _local_days[key] = _local_day_facts(warehouse, today)
+    cutoff_today, next_day, next_cutoff = known
+    if cutoff_today is not None and cutoff_today > moment:
+        return today
+    if next_cutoff is not None and next_cutoff > moment:
+        return next_day  # type: ignore[return-value]
+    return _search_dispatch_day(warehouse, moment)
+
+
+def _local_day_facts(warehouse: Warehouse, today: date) -> tuple[datetime | None, date | None, datetime | None]:
+    is_open = warehouse.calendar.is_business_day
+    cutoff_today = local_instant(warehouse, today, warehouse.cutoff_local) if is_open(today) else None
+    day = today
+    for _ in range(SEARCH_DAYS - 1):  # the days after `today` that the full search would look at
+        day += timedelta(days=1)
+        if is_open(day):
+            return cutoff_today, day, local_instant(warehouse, day, warehouse.cutoff_local)
+    return cutoff_today, None, None
 
 
 def _search_dispatch_day(warehouse: Warehouse, moment: datetime) -> date:
@@ -80,10 +115,17 @@ def ship_day(warehouse: Warehouse, placed_at: datetime, terms: ServiceLevelTerms
 
 
 def ship_by_for(warehouse: Warehouse, placed_at: datetime, terms: ServiceLevelTerms | None = None) -> Sla:
-    day = ship_day(warehouse, placed_at, terms or ServiceLevelTerms())
+    ship_by, opens = ship_by_and_window_start(warehouse, placed_at, terms or ServiceLevelTerms())
+    return Sla(ship_by=ship_by, pick_window=PickWindow(start=opens, end=ship_by))
+
+
+def ship_by_and_window_start(warehouse: Warehouse, placed_at: datetime, terms: ServiceLevelTerms) -> tuple[datetime, datetime]:
+    """`ship_by_for`'s two instants (the pick window ends at ship_by), without building the
+    models: the routing engine writes them straight into the export."""
+    day = ship_day(warehouse, placed_at, terms)
     ship_by = local_instant(warehouse, day, warehouse.cutoff_local)
     opens = local_instant(warehouse, day, warehouse.opens_local)
-    return Sla(ship_by=ship_by, pick_window=PickWindow(start=max(opens, placed_at), end=ship_by))
+    return ship_by, max(opens, placed_at)
 
 
 def makes_todays_cutoff(warehouse: Warehouse, now: datetime, today: date | None = None) -> bool:
