@@ -1,0 +1,158 @@
+"""moto's own server (`python -m meshline_local.moto_server -H HOST -p PORT`, the arguments
+of `moto_server`), with two workarounds for growth in moto 5.2.5 that is quadratic in the
+number of orders. Our code changes none of moto's files: it replaces two of moto's
+functions in this process only, before the server starts.
+
+Measured on 2026-11-26 with bench/fault_harness.py (counters read inside the moto process):
+at 150 orders the exports table held 393 items and its stream 393 records, yet 502 `Table`
+objects and 77,028 `StreamRecord` objects were alive, and each TransactWriteItems took
+229 ms (8 ms at the start). The server grew to 14.8 GB at about 1,000 orders.
+
+1. `DynamoDBBackend.transact_write_items` backs up every table a transaction touches with
+   `copy.deepcopy(table)`, once per action (a 4-action transaction on one table copies it
+   four times), items and stream records included, so that it can swap the copy back in
+   if the transaction is cancelled. Each of Meshline's export writes is a transaction on
+   the exports table: its cost grows with everything written before it. Here the
+   transaction backs up only the items its actions name, and a cancelled one puts those
+   back and drops the stream records it added: the same outcome (nothing of a cancelled
+   transaction is visible, stream included) for the cost of the items it names. The table
+   object stays the same one, so a stream shard iterator held across a cancellation still
+   reads the live stream (with moto's swap it read an abandoned copy).
+
+2. `BaseModel.__new__` appends every instance of every moto model to a class-level list
+   (`instances_tracked`, read only by the `/moto-api/data.json` dashboard and by S3's reset)
+   that is never emptied before a reset: every table copy above, every item copy a query
+   or update returns, every deleted SQS message, every stream shard iterator stay alive for
+   the life of the server. Here instances are not tracked: `/moto-api/data.json` answers
+   with empty lists; S3's reset still disposes the keys of existing buckets (its first
+   loop), and keys no bucket holds any longer are freed by the garbage collector.
+
+With both, a transaction costs what its items cost and the server's memory follows what
+the stores actually hold. Checked by tests/stack/test_moto_server.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from typing import Any
+
+TESTED_WITH = "5.2.5"
+
+
+def _warn_if_untested() -> None:
+    import moto
+
+    if moto.__version__ != TESTED_WITH:
+        print(f"meshline_local.moto_server: the workarounds were written against moto {TESTED_WITH}, "
+              f"this is {moto.__version__}: check moto's transact_write_items and BaseModel.__new__ "
+              "still behave as the module docstring says, then update TESTED_WITH", file=sys.stderr)
+
+
+def stop_tracking_instances() -> None:
+    from moto.core.common_models import BaseModel
+
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+        # moto's own __new__ minus `cls.instances_tracked.append(instance)`.
+        return super(BaseModel, cls).__new__(cls)
+
+    BaseModel.__new__ = staticmethod(__new__)  # type: ignore[method-assign, assignment]
+
+
+class _CopyKeepingTables:
+    """`copy` as moto.dynamodb.models sees it: deep-copying a Table gives the Table itself.
+    That module deep-copies tables only for transact_write_items' backup, which the
+    wrapper below replaces with a backup of the touched items; other copies are real."""
+
+    def __init__(self, table_type: type):
+        self.table_type = table_type
+
+    def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
+        return value if isinstance(value, self.table_type) else copy.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+class _TouchedItems:
+    """What a transaction's actions can change: the items they name, and the stream's length."""
+
+    def __init__(self, backend: Any, transact_items: list[dict[str, Any]]):
+        self.items: list[tuple[Any, Any, Any, Any]] = []  # (table, hash key, range key, item before or None)
+        self.streams: dict[int, tuple[Any, int]] = {}
+        for action in transact_items:
+            for operation in action.values():
+                table = backend.tables.get(operation.get("TableName")) if isinstance(operation, dict) else None
+                if table is None:
+                    continue  # moto refuses the action itself
+                try:
+                    if "Item" in operation:  # Put
+                        attributes = operation["Item"]
+                        keys = {name: attributes[name] for name in (table.hash_key_attr, table.range_key_attr) if name}
+                    else:
+                        keys = operation["Key"]
+                    hash_key, range_key = backend.get_keys_value(table, keys)
+                    before = table.get_item(hash_key, range_key)
+                except Exception:
+                    continue  # an action moto refuses changes nothing
+                # An Update changes the stored Item in place: keep a copy, not the object.
+                self.items.append((table, hash_key, range_key, copy.deepcopy(before) if before is not None else None))
+                if table.stream_shard is not None and id(table) not in self.streams:
+                    self.streams[id(table)] = (table.stream_shard, len(table.stream_shard.items))
+
+    def restore(self) -> None:
+        for table, hash_key, range_key, before in reversed(self.items):
+            if range_key is None:
+                if before is None:
+                    table.items.pop(hash_key, None)
+                else:
+                    table.items[hash_key] = before
+            else:
+                partition = table.items[hash_key]
+                if before is None:
+                    partition.pop(range_key, None)
+                    if not partition:
+                        del table.items[hash_key]
+                else:
+                    partition[range_key] = before
+        for shard, length in self.streams.values():
+            del shard.items[length:]
+
+
+def back_up_touched_items_only() -> None:
+    from moto.dynamodb import models as dynamodb_models
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    if getattr(DynamoDBBackend.transact_write_items, "meshline_workaround", False):
+        return
+    original = DynamoDBBackend.transact_write_items
+    dynamodb_models.copy = _CopyKeepingTables(Table)  # type: ignore[attr-defined]
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        touched = _TouchedItems(self, transact_items)
+        try:
+            return original(self, transact_items)
+        except Exception:
+            touched.restore()  # moto's own "rollback" now puts back the same table object
+            raise
+
+    transact_write_items.meshline_workaround = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def apply_workarounds() -> None:
+    _warn_if_untested()
+    stop_tracking_instances()
+    back_up_touched_items_only()
+
+
+def main(argv: list[str] | None = None) -> None:
+    apply_workarounds()
+    from moto.server import main as moto_main
+
+    moto_main(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
