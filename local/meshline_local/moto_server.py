@@ -1,7 +1,8 @@
 """moto's own server (`python -m meshline_local.moto_server -H HOST -p PORT`, the arguments
 of `moto_server`), with two workarounds for growth in moto 5.2.5 that is quadratic in the
-number of orders. Our code changes none of moto's files: it replaces two of moto's
-functions in this process only, before the server starts.
+number of orders, one for a per-request cost, and one for a query cost that grows with the
+table. Our code changes none of moto's files: it replaces some of moto's functions in this
+process only, before the server starts.
 
 Measured on 2026-11-26 with bench/fault_harness.py (counters read inside the moto process):
 at 150 orders the exports table held 393 items and its stream 393 records, yet 502 `Table`
@@ -29,12 +30,26 @@ objects and 77,028 `StreamRecord` objects were alive, and each TransactWriteItem
 
 With both, a transaction costs what its items cost and the server's memory follows what
 the stores actually hold. Checked by tests/stack/test_moto_server.py.
+
+3. To route each request, moto's server asks `moto.backends.list_of_moto_modules()`, which
+   lists and stats moto's package directory (about 130 system calls) every time: 35% of
+   the server's time in the same harness run. The list cannot change while the server
+   runs, so it is read once.
+
+4. `Table.query` on the table's own key (no index) lists every item of the table
+   (`all_items()`) and keeps those whose partition key matches, so each Query costs the
+   whole table; Meshline queries an order's partition several times per order. Here such
+   a query starts from that one partition (`table.items[hash_key]`, where moto itself
+   stores it); sorting, paging, conditions and filters are moto's own code, unchanged.
+   Queries on an index still scan the table, as moto keeps no index structure.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import sys
+import threading
 from typing import Any
 
 TESTED_WITH = "5.2.5"
@@ -141,10 +156,60 @@ def back_up_touched_items_only() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+def list_moto_modules_once() -> None:
+    from moto import backends
+
+    if getattr(backends.list_of_moto_modules, "meshline_workaround", False):
+        return
+    modules = tuple(backends.list_of_moto_modules())
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        return modules
+
+    list_of_moto_modules.meshline_workaround = True  # type: ignore[attr-defined]
+    backends.list_of_moto_modules = list_of_moto_modules  # type: ignore[assignment]
+
+
+def query_one_partition() -> None:
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.query, "meshline_workaround", False):
+        return
+    original_query, original_all_items = Table.query, Table.all_items
+    signature = inspect.signature(original_query)
+    querying = threading.local()  # (table, hash key) while this thread runs a query on the table's own key
+
+    def all_items(self: Any) -> list[Any]:
+        partition = getattr(querying, "partition", None)
+        if partition is None or partition[0] is not self:
+            return original_all_items(self)
+        hash_key = partition[1]
+        if hash_key not in self.items:  # `in`: the defaultdict grows no empty partition
+            return []
+        stored = self.items[hash_key]
+        return list(stored.values()) if self.range_key_attr else [stored]
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        arguments = signature.bind(self, *args, **kwargs).arguments
+        if arguments.get("index_name") or arguments.get("hash_key") is None:
+            return original_query(self, *args, **kwargs)
+        querying.partition = (self, arguments["hash_key"])
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            querying.partition = None
+
+    query.meshline_workaround = True  # type: ignore[attr-defined]
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+
+
 def apply_workarounds() -> None:
     _warn_if_untested()
     stop_tracking_instances()
     back_up_touched_items_only()
+    list_moto_modules_once()
+    query_one_partition()
 
 
 def main(argv: list[str] | None = None) -> None:
