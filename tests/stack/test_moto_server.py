@@ -1,6 +1,7 @@
 """The moto server the local stack starts (meshline_local.moto_server): a cancelled
 transaction still leaves nothing behind, a query still answers as DynamoDB does, neither
-costs more on a large table, and moto keeps no list of every object it ever made."""
+costs more on a large table, a send costs the same on a full queue, and moto keeps no list
+of every object it ever made."""
 
 import json
 import os
@@ -142,3 +143,59 @@ def test_moto_keeps_no_list_of_every_object_it_made(table, moto_server):
     with urllib.request.urlopen(f"{moto_server.endpoint_url}/moto-api/data.json", timeout=30) as response:
         data = json.load(response)
     assert data["dynamodb"]["Item"] == [] and data["dynamodb"]["StreamRecord"] == []
+
+
+@pytest.fixture
+def queues(moto_server):
+    saved = dict(os.environ)
+    use_endpoint(moto_server.endpoint_url)
+    sqs, suffix = client("sqs"), uuid.uuid4().hex[:8]
+    urls = {
+        "standard": sqs.create_queue(QueueName=f"moto-server-check-{suffix}")["QueueUrl"],
+        "fifo": sqs.create_queue(QueueName=f"moto-server-check-{suffix}.fifo",
+                                 Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"],
+    }
+    yield urls
+    for url in urls.values():
+        sqs.delete_queue(QueueUrl=url)
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def _counts(url: str) -> dict[str, str]:
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+    return client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+
+
+def test_queues_still_count_their_messages_and_deduplicate_on_content(queues):
+    sqs = client("sqs")
+    for body in ("one", "two", "one"):  # the second "one" is a duplicate within five minutes
+        sqs.send_message(QueueUrl=queues["fifo"], MessageBody=body, MessageGroupId="g")
+    sqs.send_message_batch(QueueUrl=queues["standard"], Entries=[{"Id": str(n), "MessageBody": str(n)} for n in range(3)])
+    sqs.send_message(QueueUrl=queues["standard"], MessageBody="later", DelaySeconds=60)
+    assert _counts(queues["fifo"]) == {"ApproximateNumberOfMessages": "2", "ApproximateNumberOfMessagesNotVisible": "0",
+                                       "ApproximateNumberOfMessagesDelayed": "0"}
+    sqs.receive_message(QueueUrl=queues["standard"], MaxNumberOfMessages=1)
+    assert _counts(queues["standard"]) == {"ApproximateNumberOfMessages": "2", "ApproximateNumberOfMessagesNotVisible": "1",
+                                           "ApproximateNumberOfMessagesDelayed": "1"}
+
+
+def test_a_send_costs_the_same_on_a_queue_nobody_drains(queues):
+    """moto 5.2.5 counts every message of the queue, several times, to send one."""
+    sqs = client("sqs")
+
+    def median_send_seconds(prefix: str) -> float:
+        durations = []
+        for n in range(15):
+            started = time.perf_counter()
+            sqs.send_message(QueueUrl=queues["fifo"], MessageBody=f"{prefix}-{n}", MessageGroupId="g")
+            durations.append(time.perf_counter() - started)
+        return statistics.median(durations)
+
+    empty = median_send_seconds("empty")
+    for batch in range(300):
+        sqs.send_message_batch(QueueUrl=queues["fifo"], Entries=[
+            {"Id": str(n), "MessageBody": f"filler-{batch}-{n}", "MessageGroupId": "g"} for n in range(10)
+        ])
+    full = median_send_seconds("full")
+    assert full < max(5 * empty, 0.03), f"a send took {empty * 1000:.1f} ms on an empty queue, {full * 1000:.1f} ms on 3,015 messages"
