@@ -48,9 +48,12 @@ the stores actually hold. Checked by tests/stack/test_moto_server.py.
    among them the three ApproximateNumberOfMessages* counts: each walks every message in
    the queue and reads the clock for each. A send to a queue holding k messages costs k;
    a queue nobody drains during a run (a warehouse queue, the bus tap) makes the run
-   quadratic (82% of the server's time at 3,000 orders, sampled with py-spy). Here
-   those three counts are left out while a message is being sent, which reads none of
-   them; GetQueueAttributes still counts.
+   quadratic (82% of the server's time at 3,000 orders, sampled with py-spy). Receiving
+   is worse: for each message it hands out, moto reads `MessageRetentionPeriod` through
+   GetQueueAttributes, which computes `Queue.attributes` three times; draining a queue
+   of k messages costs k squared (hours for the 10,000-order harness's queues). Here
+   those three counts are left out while a message is being sent or received, which
+   read none of them; GetQueueAttributes on its own still counts.
 """
 
 from __future__ import annotations
@@ -222,30 +225,31 @@ def count_messages_only_when_asked() -> None:
 
     if getattr(SQSBackend.send_message, "meshline_workaround", False):
         return
-    sending = threading.local()  # how deep this thread is in a send
+    moving = threading.local()  # how deep this thread is in a send or a receive
 
-    def uncounted_while_sending(counted: property) -> property:
+    def uncounted_while_moving(counted: property) -> property:
         def count(self: Any) -> Any:
-            return None if getattr(sending, "depth", 0) else counted.fget(self)  # type: ignore[misc]
+            return None if getattr(moving, "depth", 0) else counted.fget(self)  # type: ignore[misc]
 
         return property(count)
 
     for name in _APPROXIMATE_COUNTS:
-        setattr(Queue, name, uncounted_while_sending(getattr(Queue, name)))
+        setattr(Queue, name, uncounted_while_moving(getattr(Queue, name)))
 
-    def marked_as_sending(send: Any) -> Any:
+    def marked_as_moving(move: Any) -> Any:
         def marked(self: Any, *args: Any, **kwargs: Any) -> Any:
-            sending.depth = getattr(sending, "depth", 0) + 1
+            moving.depth = getattr(moving, "depth", 0) + 1
             try:
-                return send(self, *args, **kwargs)
+                return move(self, *args, **kwargs)
             finally:
-                sending.depth -= 1
+                moving.depth -= 1
 
         marked.meshline_workaround = True  # type: ignore[attr-defined]
         return marked
 
-    SQSBackend.send_message = marked_as_sending(SQSBackend.send_message)  # type: ignore[method-assign]
-    SQSBackend.send_message_batch = marked_as_sending(SQSBackend.send_message_batch)  # type: ignore[method-assign]
+    SQSBackend.send_message = marked_as_moving(SQSBackend.send_message)  # type: ignore[method-assign]
+    SQSBackend.send_message_batch = marked_as_moving(SQSBackend.send_message_batch)  # type: ignore[method-assign]
+    SQSBackend.receive_message = marked_as_moving(SQSBackend.receive_message)  # type: ignore[method-assign]
 
 
 def apply_workarounds() -> None:

@@ -180,22 +180,37 @@ def test_queues_still_count_their_messages_and_deduplicate_on_content(queues):
                                            "ApproximateNumberOfMessagesDelayed": "1"}
 
 
-def test_a_send_costs_the_same_on_a_queue_nobody_drains(queues):
-    """moto 5.2.5 counts every message of the queue, several times, to send one."""
+def test_a_send_or_a_receive_costs_the_same_on_a_queue_nobody_drains(queues):
+    """moto 5.2.5 counts every message of the queue, several times, to send one, and nine
+    times for each message it receives."""
     sqs = client("sqs")
 
-    def median_send_seconds(prefix: str) -> float:
+    def median_seconds(call) -> float:
         durations = []
         for n in range(15):
             started = time.perf_counter()
-            sqs.send_message(QueueUrl=queues["fifo"], MessageBody=f"{prefix}-{n}", MessageGroupId="g")
+            call(n)
             durations.append(time.perf_counter() - started)
         return statistics.median(durations)
 
-    empty = median_send_seconds("empty")
-    for batch in range(300):
-        sqs.send_message_batch(QueueUrl=queues["fifo"], Entries=[
-            {"Id": str(n), "MessageBody": f"filler-{batch}-{n}", "MessageGroupId": "g"} for n in range(10)
-        ])
-    full = median_send_seconds("full")
-    assert full < max(5 * empty, 0.03), f"a send took {empty * 1000:.1f} ms on an empty queue, {full * 1000:.1f} ms on 3,015 messages"
+    def send(n: int) -> None:
+        sqs.send_message(QueueUrl=queues["fifo"], MessageBody=f"send-{n}-{uuid.uuid4()}", MessageGroupId="g")
+
+    def receive(n: int) -> None:
+        assert len(sqs.receive_message(QueueUrl=queues["standard"], MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]) == 10
+
+    def fill(url: str, **group) -> None:
+        for batch in range(300):
+            sqs.send_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(n), "MessageBody": f"filler-{batch}-{n}", **group} for n in range(10)
+            ])
+
+    sqs.send_message_batch(QueueUrl=queues["standard"], Entries=[{"Id": str(n), "MessageBody": str(n)} for n in range(10)])
+    empty_send, short_receive = median_seconds(send), median_seconds(receive)
+    fill(queues["fifo"], MessageGroupId="g")
+    fill(queues["standard"])
+    full_send, long_receive = median_seconds(send), median_seconds(receive)
+    assert full_send < max(5 * empty_send, 0.03), \
+        f"a send took {empty_send * 1000:.1f} ms on an empty queue, {full_send * 1000:.1f} ms on 3,015 messages"
+    assert long_receive < max(5 * short_receive, 0.05), \
+        f"a receive took {short_receive * 1000:.1f} ms on 10 messages, {long_receive * 1000:.1f} ms on 3,010"
