@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
-import os
 import random
 import shutil
 import statistics

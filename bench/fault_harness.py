@@ -18,6 +18,17 @@ Checks, from DynamoDB, the warehouse queues, the bus tap and the archive:
 
 Not yet (issue 6): crashes at every step boundary, secret rotation, poison messages and
 redrive, deliveries spread over hours against real SQS FIFO windows.
+
+Run: `python3 dev.py bench fault_harness [--orders N]` (1,000 by default). It prints a
+progress line every `progress_every` orders and, at the end, the faults injected by kind,
+what was lost, doubled, unchained or misdelivered, the wall time and the moto server's
+peak memory. It stops the moto server if it passes `max_moto_mb`.
+
+A throttled call is retried by the client exactly as it would be (same attempts, same
+order), but each wait is scaled by `retry_wait_scale` (1/100 by default): the local
+runtime runs one invocation at a time, so nothing happens during a wait that the wait
+would make room for, and at full length the waits were about 40% of the wall time
+(measured at 100 orders).
 """
 
 from __future__ import annotations
@@ -26,9 +37,13 @@ from collections.abc import Callable
 
 import json
 import random
+import resource
+import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -39,7 +54,14 @@ class HarnessReport:
     duplicated: list[str] = field(default_factory=list)
     unverified: list[str] = field(default_factory=list)
     misdelivered: list[str] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time, start of the moto server to the last check
+    driving_seconds: float = 0.0  # deliveries and settling, without start-up and checks
+    moto_peak_mb: float | None = None  # the moto server's peak resident memory (None: not started here)
+    harness_peak_mb: float = 0.0  # this process's peak resident memory
+
+    @property
+    def orders_per_second(self) -> float:
+        return self.orders / self.driving_seconds if self.driving_seconds else 0.0
 
     @property
     def clean(self) -> bool:
@@ -76,14 +98,13 @@ class _Raw:
 
 def _instrument(throttler: Throttler) -> Callable[[], None]:
     """Every boto3 client created from now on carries the throttler; returns the undo."""
-    return _hook_clients({"before-send": throttler.before_send},
-                         lambda function, _event: setattr(throttler, "active", function is not None))
+    return _hook_clients("before-send", throttler.before_send, lambda function: setattr(throttler, "active", function is not None))
 
 
-def _hook_clients(hooks: dict[str, Callable], inside: Callable[[str | None, dict | None], None]) -> Callable[[], None]:
-    """Register each botocore event handler of `hooks` on every boto3 client created from now
-    on (Meshline's clients are made afresh: the cache is cleared), and tell `inside` which
-    function is running and with what event (None, None between invocations).
+def _hook_clients(event: str, handler: Callable, inside: Callable[[str | None], None]) -> Callable[[], None]:
+    """Register `handler` on every boto3 client created from now on (Meshline's clients are
+    made afresh: the cache is cleared), and tell `inside` which function is running (None
+    between invocations).
     Returns what puts everything back, so the harness can run inside a test process."""
     import boto3.session
 
@@ -95,16 +116,15 @@ def _hook_clients(hooks: dict[str, Callable], inside: Callable[[str | None, dict
 
     def hooked_client(self, *args, **kwargs):
         made = make_client(self, *args, **kwargs)
-        for event, handler in hooks.items():
-            made.meta.events.register(event, handler)
+        made.meta.events.register(event, handler)
         return made
 
-    def watched_invoke(self, function, event):
-        inside(function.logical_id, event)
+    def watched_invoke(self, function, event_):
+        inside(function.logical_id)
         try:
-            return invoke(self, function, event)
+            return invoke(self, function, event_)
         finally:
-            inside(None, None)
+            inside(None)
 
     boto3.session.Session.client = hooked_client
     runtime.Invoker.invoke = watched_invoke
@@ -118,22 +138,106 @@ def _hook_clients(hooks: dict[str, Callable], inside: Callable[[str | None, dict
     return undo
 
 
-def run(orders: int, throttle_rate: float = 0.05, seed: int = 7) -> HarnessReport:
+def _shorten_retry_waits(scale: float) -> Callable[[], None]:
+    """Scale the wait botocore's standard retry mode takes before each retry; returns the undo."""
+    from botocore.retries.standard import ExponentialBackoff
+
+    delay_amount = ExponentialBackoff.delay_amount
+
+    def scaled(self, context):
+        return delay_amount(self, context) * scale
+
+    ExponentialBackoff.delay_amount = scaled
+
+    def undo() -> None:
+        ExponentialBackoff.delay_amount = delay_amount
+
+    return undo
+
+
+def _memory_mb(pid: int, field_name: str = "VmRSS") -> float | None:
+    """Resident memory of a process from /proc (VmHWM: its peak so far); None where there is no /proc."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+class MotoWatch:
+    """Samples the moto server's memory every second; past `limit_mb` it kills the server,
+    so a run that grows without bound stops instead of taking the machine with it."""
+
+    def __init__(self, process, limit_mb: float | None):
+        self.process, self.limit_mb = process, limit_mb
+        self.peak_mb: float | None = None
+        self.exceeded: float | None = None
+        self._stop = threading.Event()
+        if process is not None:
+            threading.Thread(target=self._watch, name="moto-watch", daemon=True).start()
+
+    def current_mb(self) -> float | None:
+        return _memory_mb(self.process.pid) if self.process is not None else None
+
+    def _sample(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        for value in (_memory_mb(self.process.pid, "VmHWM"), self.current_mb()):
+            if value is not None:
+                self.peak_mb = max(self.peak_mb or 0.0, value)
+        current = self.current_mb()
+        if self.limit_mb and current and current > self.limit_mb and self.exceeded is None:
+            self.exceeded = current
+            self.process.kill()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(1.0):
+            self._sample()
+
+    def stop(self) -> None:
+        self._sample()
+        self._stop.set()
+
+    def check(self) -> None:
+        if self.exceeded is not None:
+            raise RuntimeError(f"the moto server passed {self.limit_mb:.0f} MB ({self.exceeded:.0f} MB) and was stopped")
+
+
+def run(orders: int, throttle_rate: float = 0.05, seed: int = 7, *, progress: Callable[[str], None] | None = None,
+        progress_every: int = 100, max_moto_mb: float | None = 4096, retry_wait_scale: float = 0.01) -> HarnessReport:
     from meshline.dal.aws import client
     from meshline.dal.exports import ExportStore
     from meshline.domain.audit import verify_chain
     from meshline_local.samples import cancelled_body, routable_body, shopify_headers
-    from bench.stack import drain, local_stack
     from meshline_local.seed import add_bus_tap, seed_tenant
+    from meshline_local.stack import MotoServer, start_runtime
 
     rng = random.Random(seed)
     report = HarnessReport(orders=orders)
+    say = progress or (lambda line: None)
     started = time.perf_counter()
-    with local_stack() as (runtime, cleanup):
+    undo: list[Callable[[], None]] = []
+    server = MotoServer().start()
+    watch = MotoWatch(server.process, max_moto_mb)
+    try:
+        runtime = start_runtime(server.endpoint_url, stage="local", state_dir=Path(tempfile.mkdtemp()))
         warehouse_queues = seed_tenant(runtime)
         tap = add_bus_tap(runtime)
         throttler = Throttler(throttle_rate, rng)
-        cleanup.callback(_instrument(throttler))
+        undo.append(_instrument(throttler))
+        undo.append(_shorten_retry_waits(retry_wait_scale))
+        say(f"stack up in {time.perf_counter() - started:.1f} s; moto server at {watch.current_mb() or 0:.0f} MB")
+        driving = time.perf_counter()
+
+        def progress_line(done: int) -> str:
+            elapsed = time.perf_counter() - driving
+            faults = {**report.faults, "throttled AWS calls": throttler.injected}
+            return (f"{done:>7,}/{orders:,} orders  {elapsed:7.1f} s  {done / elapsed if elapsed else 0:5.1f} orders/s  "
+                    f"moto {watch.current_mb() or 0:,.0f} MB  faults so far: "
+                    + ", ".join(f"{kind} {count}" for kind, count in sorted(faults.items())))
         exports = ExportStore(runtime.functions["DecideFunction"].environment["EXPORTS_TABLE"])
         placed = "2026-11-25T09:30:00-05:00"
 
@@ -151,6 +255,8 @@ def run(orders: int, throttle_rate: float = 0.05, seed: int = 7) -> HarnessRepor
         expected: dict[str, set[str]] = {}  # per order, the business events that must each make one version
         later: list[tuple[bytes, dict[str, str]]] = []
         for index in range(orders):
+            if index and index % progress_every == 0:
+                say(progress_line(index))
             number = 20000 + index
             order_id = f"shopify-{number}"
             lines = [(rng.choice(["TEE-BLK-M", "MUG-CLASSIC", "JERSEY-LTD"]), rng.randint(1, 3))]
@@ -183,28 +289,48 @@ def run(orders: int, throttle_rate: float = 0.05, seed: int = 7) -> HarnessRepor
                     later.append((body, headers))  # re-sent after everything else
             if index % 10 == 9:
                 runtime.settle(timeout=120)
+                watch.check()
         runtime.settle(timeout=120)
+        say(progress_line(orders))
+        say(f"re-sending {len(later)} deliveries late")
         for body, headers in later:
             deliver(body, headers)
         runtime.settle(timeout=120)
+        watch.check()
         throttler.active = False
         report.faults["throttled AWS calls"] = throttler.injected
+        report.driving_seconds = time.perf_counter() - driving
+        say(f"driven in {report.driving_seconds:.1f} s ({report.orders_per_second:.1f} orders/s); checking the stores")
 
-        queued: Counter[tuple[str, str]] = Counter(
-            (message["MessageAttributes"]["export_id"]["StringValue"], url.rsplit("-", 1)[1].removesuffix(".fifo"))
-            for url in warehouse_queues for message in drain(url)
-        )
-        announced: Counter[str] = Counter(
-            event["detail"]["export"]["export_id"] for event in (json.loads(m["Body"]) for m in drain(tap))
-            if event["detail-type"] == "ExportPublished"
-        )
+        def drain(url: str) -> list[dict]:
+            """Every message on a queue, deleted as read (ten at a time)."""
+            read = []
+            while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages"):
+                read += batch
+                sqs.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(n), "ReceiptHandle": message["ReceiptHandle"]} for n, message in enumerate(batch)
+                ])
+            return read
+
+        queued: Counter[tuple[str, str]] = Counter()
+        sqs = client("sqs")
+        for url in warehouse_queues:
+            for message in drain(url):
+                queued[(message["MessageAttributes"]["export_id"]["StringValue"], url.rsplit("-", 1)[1].removesuffix(".fifo"))] += 1
+        announced: Counter[str] = Counter()
+        for message in drain(tap):
+            event = json.loads(message["Body"])
+            if event["detail-type"] == "ExportPublished":
+                announced[event["detail"]["export"]["export_id"]] += 1
         bucket = runtime.functions["PublishFunction"].environment["ARCHIVE_BUCKET"]
         archived = Counter(
             version["Key"] for page in client("s3").get_paginator("list_object_versions").paginate(Bucket=bucket)
             for version in page.get("Versions", [])
         )
 
-        for order_id in sorted(accepted):
+        for checked, order_id in enumerate(sorted(accepted), 1):
+            if checked % (progress_every * 5) == 0:
+                say(f"checked {checked:,}/{len(accepted):,} accepted orders")
             history = sorted(exports.history("acme", order_id), key=lambda d: d["version"])
             if not history:
                 report.lost.append(order_id)
@@ -232,22 +358,37 @@ def run(orders: int, throttle_rate: float = 0.05, seed: int = 7) -> HarnessRepor
                 report.duplicated.append(f"{order_id}: refused, yet an export exists")
         report.seconds = time.perf_counter() - started
         return report
+    except Exception:
+        watch.check()  # a server stopped for its memory explains the error that followed
+        raise
+    finally:
+        for undo_one in reversed(undo):
+            undo_one()
+        watch.stop()
+        report.moto_peak_mb = watch.peak_mb
+        report.harness_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        server.stop()
 
 
 def print_report(report: HarnessReport) -> None:
-    print(f"orders: {report.orders} in {report.seconds:.1f} s")
+    minutes, seconds = divmod(report.seconds, 60)
+    print(f"orders: {report.orders:,} in {int(minutes)} min {seconds:.1f} s wall time "
+          f"(driving {report.driving_seconds:.1f} s, {report.orders_per_second:.1f} orders/s)")
     print("faults injected:")
     for kind, count in sorted(report.faults.items()):
-        print(f"    {kind:<34} {count}")
+        print(f"    {kind:<34} {count:,}")
     print(f"lost: {len(report.lost)}   duplicated: {len(report.duplicated)}   unverified chains: {len(report.unverified)}   "
           f"misdelivered: {len(report.misdelivered)}")
+    moto = f"{report.moto_peak_mb:,.0f} MB" if report.moto_peak_mb is not None else "not measured (server not started here)"
+    print(f"peak memory: moto server {moto}, harness process {report.harness_peak_mb:,.0f} MB")
     for problem in (report.lost + report.duplicated + report.unverified + report.misdelivered)[:20]:
         print(f"    ! {problem}")
 
 
-def main(quick: bool = False) -> int:
-    orders = 40 if quick else 1000
-    print(f"fault harness (first slice): {orders} orders through the local stack\n")
-    report = run(orders)
+def main(quick: bool = False, orders: int | None = None) -> int:
+    orders = orders or (40 if quick else 1000)
+    print(f"fault harness (first slice): {orders:,} orders through the local stack", flush=True)
+    report = run(orders, progress=lambda line: print(f"  {line}", flush=True), progress_every=max(10, min(500, orders // 20)))
+    print()
     print_report(report)
     return 0 if report.clean else 1

@@ -30,6 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
 
+from botocore.exceptions import ClientError
+
 from meshline.dal.aws import client
 from meshline_local import docs
 from meshline_local.gateway import Admitted, Gateway, rejection_body
@@ -319,21 +321,28 @@ class StreamSource:
     on_failure_queue_arn: str | None
     checkpoints: Checkpoints
     attempts: dict[str, int] = field(default_factory=dict)
+    iterators: dict[str, str] = field(default_factory=dict)  # shard -> NextShardIterator of the last read
+    log: Callable[[str], None] = lambda line: None
 
     def poll(self, invoker: Invoker) -> int:
         streams = client("dynamodbstreams")
         handled = 0
         for shard in streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]:
             shard_key = f"{self.stream_arn}|{shard['ShardId']}"
-            last = self.checkpoints.get(shard_key)
-            iterator_request: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": shard["ShardId"]}
-            if last:
-                iterator_request.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=last)
-            else:
-                iterator_request.update(ShardIteratorType=self.starting_position)
-            iterator = streams.get_shard_iterator(**iterator_request)["ShardIterator"]
-            records = streams.get_records(ShardIterator=iterator, Limit=self.batch_size).get("Records", [])
+            # As an event source mapping does: follow each shard with the NextShardIterator of
+            # the last read, and ask for a new iterator only to (re)start from the checkpoint.
+            # (moto keeps every iterator it hands out for the life of the server.)
+            iterator = self.iterators.pop(shard_key, None) or self._iterator_from_checkpoint(streams, shard["ShardId"], shard_key)
+            try:
+                response = streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+            except ClientError as error:  # e.g. ExpiredIteratorException: start again from the checkpoint next time
+                self.log(f"{self.function.logical_id}: get_records on {shard_key} failed ({error}), restarting from the checkpoint")
+                continue
+            records = response.get("Records", [])
+            following = response.get("NextShardIterator")  # None once a closed shard is read to its end
             if not records:
+                if following:
+                    self.iterators[shard_key] = following
                 continue
             handled += len(records)
             for record in records:
@@ -341,12 +350,23 @@ class StreamSource:
             matching = [record for record in records if filters_match(self.filters, record)]
             done_through = self._deliver(invoker, shard_key, matching) if matching else records[-1]["dynamodb"]["SequenceNumber"]
             if done_through is None:
-                continue
+                continue  # retry the batch: the next poll starts after the checkpoint
             # Records the filters dropped after the last delivered one are done too.
             if matching and done_through == matching[-1]["dynamodb"]["SequenceNumber"]:
                 done_through = records[-1]["dynamodb"]["SequenceNumber"]
             self.checkpoints.set(shard_key, done_through)
+            if done_through == records[-1]["dynamodb"]["SequenceNumber"] and following:
+                self.iterators[shard_key] = following  # else retry from the first record not done
         return handled
+
+    def _iterator_from_checkpoint(self, streams: Any, shard_id: str, shard_key: str) -> str:
+        request: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": shard_id}
+        last = self.checkpoints.get(shard_key)
+        if last:
+            request.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=last)
+        else:
+            request.update(ShardIteratorType=self.starting_position)
+        return streams.get_shard_iterator(**request)["ShardIterator"]
 
     def _deliver(self, invoker: Invoker, shard_key: str, records: list[dict[str, Any]]) -> str | None:
         """Returns the sequence number processed through, or None to retry the batch later."""
@@ -509,6 +529,7 @@ class LocalRuntime:
             max_retries=int(properties.get("MaximumRetryAttempts", 3)),
             on_failure_queue_arn=properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"),
             checkpoints=self.checkpoints,
+            log=self.log,
         )
 
     def _routes(self, cfn: dict[str, Any]) -> list[Route]:
@@ -546,9 +567,11 @@ class LocalRuntime:
         while quiet < quiet_rounds:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the local stack did not settle within {timeout} s")
-            if self.poll_once() or self.in_flight():
+            if self.poll_once():
+                quiet = 0  # something moved: look again at once, what it sent may be waiting
+            elif self.in_flight():
                 quiet = 0
-                time.sleep(0.05)
+                time.sleep(0.05)  # a failed message becomes visible again after retry_delay
             else:
                 quiet += 1
                 time.sleep(0.05)

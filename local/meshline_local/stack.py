@@ -37,7 +37,8 @@ def _reachable(endpoint_url: str) -> bool:
 
 
 class MotoServer:
-    """`moto_server` in its own process, so the stack's state outlives a crashed runtime."""
+    """`moto_server` in its own process, so the stack's state outlives a crashed runtime;
+    started through meshline_local.moto_server, which works around moto's quadratic growth."""
 
     def __init__(self, port: int | None = None, host: str = "127.0.0.1"):
         self.port = port or free_port()
@@ -53,7 +54,7 @@ class MotoServer:
             return self  # already running (e.g. started by `dev.py stack` in another terminal)
         env = {**os.environ, "MOTO_PORT": str(self.port)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-m", "meshline_local.moto_server", "-H", self.host, "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,

@@ -1,0 +1,272 @@
+"""moto's own server (`python -m meshline_local.moto_server -H HOST -p PORT`, the arguments
+of `moto_server`), with two workarounds for growth in moto 5.2.5 that is quadratic in the
+number of orders, one for a per-request cost, and one for a query cost that grows with the
+table. Our code changes none of moto's files: it replaces some of moto's functions in this
+process only, before the server starts.
+
+Measured on 2026-11-26 with bench/fault_harness.py (counters read inside the moto process):
+at 150 orders the exports table held 393 items and its stream 393 records, yet 502 `Table`
+objects and 77,028 `StreamRecord` objects were alive, and each TransactWriteItems took
+229 ms (8 ms at the start). The server grew to 14.8 GB at about 1,000 orders.
+
+1. `DynamoDBBackend.transact_write_items` backs up every table a transaction touches with
+   `copy.deepcopy(table)`, once per action (a 4-action transaction on one table copies it
+   four times), items and stream records included, so that it can swap the copy back in
+   if the transaction is cancelled. Each of Meshline's export writes is a transaction on
+   the exports table: its cost grows with everything written before it. Here the
+   transaction backs up only the items its actions name, and a cancelled one puts those
+   back and drops the stream records it added: the same outcome (nothing of a cancelled
+   transaction is visible, stream included) for the cost of the items it names. The table
+   object stays the same one, so a stream shard iterator held across a cancellation still
+   reads the live stream (with moto's swap it read an abandoned copy).
+
+2. `BaseModel.__new__` appends every instance of every moto model to a class-level list
+   (`instances_tracked`, read only by the `/moto-api/data.json` dashboard and by S3's reset)
+   that is never emptied before a reset: every table copy above, every item copy a query
+   or update returns, every deleted SQS message, every stream shard iterator stay alive for
+   the life of the server. Here instances are not tracked: `/moto-api/data.json` answers
+   with empty lists; S3's reset still disposes the keys of existing buckets (its first
+   loop), and keys no bucket holds any longer are freed by the garbage collector.
+
+With both, a transaction costs what its items cost and the server's memory follows what
+the stores actually hold. Checked by tests/stack/test_moto_server.py.
+
+3. To route each request, moto's server asks `moto.backends.list_of_moto_modules()`, which
+   lists and stats moto's package directory (about 130 system calls) every time: 35% of
+   the server's time in the same harness run. The list cannot change while the server
+   runs, so it is read once.
+
+4. `Table.query` on the table's own key (no index) lists every item of the table
+   (`all_items()`) and keeps those whose partition key matches, so each Query costs the
+   whole table; Meshline queries an order's partition several times per order. Here such
+   a query starts from that one partition (`table.items[hash_key]`, where moto itself
+   stores it); sorting, paging, conditions and filters are moto's own code, unchanged.
+   Queries on an index still scan the table, as moto keeps no index structure.
+
+5. To send one message, moto's SQS reads the queue's `ContentBasedDeduplication` up to
+   four times through `Queue.attributes`, which computes every attribute of the queue,
+   among them the three ApproximateNumberOfMessages* counts: each walks every message in
+   the queue and reads the clock for each. A send to a queue holding k messages costs k;
+   a queue nobody drains during a run (a warehouse queue, the bus tap) makes the run
+   quadratic (82% of the server's time at 3,000 orders, sampled with py-spy). Receiving
+   is worse: for each message it hands out, moto reads `MessageRetentionPeriod` through
+   GetQueueAttributes, which computes `Queue.attributes` three times; draining a queue
+   of k messages costs k squared (hours for the 10,000-order harness's queues). Here
+   those three counts are left out while a message is being sent or received, which
+   read none of them; GetQueueAttributes on its own still counts.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import sys
+import threading
+from typing import Any
+
+TESTED_WITH = "5.2.5"
+
+
+def _warn_if_untested() -> None:
+    import moto
+
+    if moto.__version__ != TESTED_WITH:
+        print(f"meshline_local.moto_server: the workarounds were written against moto {TESTED_WITH}, "
+              f"this is {moto.__version__}: check moto's transact_write_items and BaseModel.__new__ "
+              "still behave as the module docstring says, then update TESTED_WITH", file=sys.stderr)
+
+
+def stop_tracking_instances() -> None:
+    from moto.core.common_models import BaseModel
+
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+        # moto's own __new__ minus `cls.instances_tracked.append(instance)`.
+        return super(BaseModel, cls).__new__(cls)
+
+    BaseModel.__new__ = staticmethod(__new__)  # type: ignore[method-assign, assignment]
+
+
+class _CopyKeepingTables:
+    """`copy` as moto.dynamodb.models sees it: deep-copying a Table gives the Table itself.
+    That module deep-copies tables only for transact_write_items' backup, which the
+    wrapper below replaces with a backup of the touched items; other copies are real."""
+
+    def __init__(self, table_type: type):
+        self.table_type = table_type
+
+    def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
+        return value if isinstance(value, self.table_type) else copy.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+class _TouchedItems:
+    """What a transaction's actions can change: the items they name, and the stream's length."""
+
+    def __init__(self, backend: Any, transact_items: list[dict[str, Any]]):
+        self.items: list[tuple[Any, Any, Any, Any]] = []  # (table, hash key, range key, item before or None)
+        self.streams: dict[int, tuple[Any, int]] = {}
+        for action in transact_items:
+            for operation in action.values():
+                table = backend.tables.get(operation.get("TableName")) if isinstance(operation, dict) else None
+                if table is None:
+                    continue  # moto refuses the action itself
+                try:
+                    if "Item" in operation:  # Put
+                        attributes = operation["Item"]
+                        keys = {name: attributes[name] for name in (table.hash_key_attr, table.range_key_attr) if name}
+                    else:
+                        keys = operation["Key"]
+                    hash_key, range_key = backend.get_keys_value(table, keys)
+                    before = table.get_item(hash_key, range_key)
+                except Exception:
+                    continue  # an action moto refuses changes nothing
+                # An Update changes the stored Item in place: keep a copy, not the object.
+                self.items.append((table, hash_key, range_key, copy.deepcopy(before) if before is not None else None))
+                if table.stream_shard is not None and id(table) not in self.streams:
+                    self.streams[id(table)] = (table.stream_shard, len(table.stream_shard.items))
+
+    def restore(self) -> None:
+        for table, hash_key, range_key, before in reversed(self.items):
+            if range_key is None:
+                if before is None:
+                    table.items.pop(hash_key, None)
+                else:
+                    table.items[hash_key] = before
+            else:
+                partition = table.items[hash_key]
+                if before is None:
+                    partition.pop(range_key, None)
+                    if not partition:
+                        del table.items[hash_key]
+                else:
+                    partition[range_key] = before
+        for shard, length in self.streams.values():
+            del shard.items[length:]
+
+
+def back_up_touched_items_only() -> None:
+    from moto.dynamodb import models as dynamodb_models
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    if getattr(DynamoDBBackend.transact_write_items, "meshline_workaround", False):
+        return
+    original = DynamoDBBackend.transact_write_items
+    dynamodb_models.copy = _CopyKeepingTables(Table)  # type: ignore[attr-defined]
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        touched = _TouchedItems(self, transact_items)
+        try:
+            return original(self, transact_items)
+        except Exception:
+            touched.restore()  # moto's own "rollback" now puts back the same table object
+            raise
+
+    transact_write_items.meshline_workaround = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def list_moto_modules_once() -> None:
+    from moto import backends
+
+    if getattr(backends.list_of_moto_modules, "meshline_workaround", False):
+        return
+    modules = tuple(backends.list_of_moto_modules())
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        return modules
+
+    list_of_moto_modules.meshline_workaround = True  # type: ignore[attr-defined]
+    backends.list_of_moto_modules = list_of_moto_modules  # type: ignore[assignment]
+
+
+def query_one_partition() -> None:
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.query, "meshline_workaround", False):
+        return
+    original_query, original_all_items = Table.query, Table.all_items
+    signature = inspect.signature(original_query)
+    querying = threading.local()  # (table, hash key) while this thread runs a query on the table's own key
+
+    def all_items(self: Any) -> list[Any]:
+        partition = getattr(querying, "partition", None)
+        if partition is None or partition[0] is not self:
+            return original_all_items(self)
+        hash_key = partition[1]
+        if hash_key not in self.items:  # `in`: the defaultdict grows no empty partition
+            return []
+        stored = self.items[hash_key]
+        return list(stored.values()) if self.range_key_attr else [stored]
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        arguments = signature.bind(self, *args, **kwargs).arguments
+        if arguments.get("index_name") or arguments.get("hash_key") is None:
+            return original_query(self, *args, **kwargs)
+        querying.partition = (self, arguments["hash_key"])
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            querying.partition = None
+
+    query.meshline_workaround = True  # type: ignore[attr-defined]
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+
+
+_APPROXIMATE_COUNTS = ("approximate_number_of_messages", "approximate_number_of_messages_delayed",
+                       "approximate_number_of_messages_not_visible")
+
+
+def count_messages_only_when_asked() -> None:
+    from moto.sqs.models import Queue, SQSBackend
+
+    if getattr(SQSBackend.send_message, "meshline_workaround", False):
+        return
+    moving = threading.local()  # how deep this thread is in a send or a receive
+
+    def uncounted_while_moving(counted: property) -> property:
+        def count(self: Any) -> Any:
+            return None if getattr(moving, "depth", 0) else counted.fget(self)  # type: ignore[misc]
+
+        return property(count)
+
+    for name in _APPROXIMATE_COUNTS:
+        setattr(Queue, name, uncounted_while_moving(getattr(Queue, name)))
+
+    def marked_as_moving(move: Any) -> Any:
+        def marked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            moving.depth = getattr(moving, "depth", 0) + 1
+            try:
+                return move(self, *args, **kwargs)
+            finally:
+                moving.depth -= 1
+
+        marked.meshline_workaround = True  # type: ignore[attr-defined]
+        return marked
+
+    SQSBackend.send_message = marked_as_moving(SQSBackend.send_message)  # type: ignore[method-assign]
+    SQSBackend.send_message_batch = marked_as_moving(SQSBackend.send_message_batch)  # type: ignore[method-assign]
+    SQSBackend.receive_message = marked_as_moving(SQSBackend.receive_message)  # type: ignore[method-assign]
+
+
+def apply_workarounds() -> None:
+    _warn_if_untested()
+    stop_tracking_instances()
+    back_up_touched_items_only()
+    list_moto_modules_once()
+    query_one_partition()
+    count_messages_only_when_asked()
+
+
+def main(argv: list[str] | None = None) -> None:
+    apply_workarounds()
+    from moto.server import main as moto_main
+
+    moto_main(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
