@@ -6,6 +6,7 @@
     python3 dev.py stack       run the local stack in the foreground, for poking with the AWS CLI
     python3 dev.py replay      decide stored exports again and compare (--all, or TENANT ORDER)
     python3 dev.py dry-run     what a draft policy would change: TENANT POLICY.json [--last N]
+    python3 dev.py flags       the local stack's feature flags: show, or canary TENANT VERSION PERCENT
     python3 dev.py bench       the benchmarks under bench/ (decision, cold_start, aws_calls, cost, throughput, memory, fault_harness)
     python3 dev.py schemas     regenerate schemas/ from the pydantic models
     python3 dev.py build       sam build (Lambda artifacts for the template's runtime, no Docker)
@@ -84,6 +85,7 @@ COMMANDS = {
     "stack": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "stack", *rest),
     "replay": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "replay", *rest),
     "dry-run": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "dry-run", *rest),
+    "flags": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "flags", *rest),
     "bench": lambda rest: _run(str(PYTHON), "-m", "bench", *rest),
     "test": lambda rest: _run(str(PYTHON), "-m", "pytest", *rest),
     "schemas": lambda rest: _run(str(PYTHON), "-m", "meshline_local.generate_schemas", *rest),
