@@ -232,3 +232,15 @@ def test_a_max_age_under_appconfigs_floor_polls_every_15_seconds():
     settings = SETTINGS.model_copy(update={"flags_max_age_seconds": 1})
     store = flags.appconfig_store(settings)
     assert store.cache_seconds == 15
+
+
+def test_the_local_stack_imports_the_flags_reader_without_creating_metrics_before_a_function_runs():
+    """Powertools' Metrics takes its namespace from the environment it is created in: created
+    while the local stack starts (outside every function's environment), it has none, and the
+    first function that flushes metrics fails ('Must contain a metric namespace')."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, meshline_local.runtime, meshline_local.seed, meshline_local.flags, meshline.dal.flags, "
+             "meshline.dal.tenants; sys.exit('meshline.observability' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", probe], cwd=ROOT).returncode == 0

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 from meshline.dal.aws import client
 from meshline.domain.rollout import NO_CANDIDATE, POLICY_CANARY, flag_context
-from meshline.observability import MetricUnit, logger, metrics
 from meshline.settings import FeatureFlagsSettings
 
 if TYPE_CHECKING:
@@ -98,6 +97,11 @@ def policy_canary(settings: FeatureFlagsSettings) -> Callable[[str, str], int | 
 
 
 def _unusable(problem: str) -> None:
+    # Imported here, not at the top: Powertools' Metrics takes its namespace from the
+    # environment when meshline.observability is first imported, and the local stack
+    # imports this module before any function's environment is in place.
+    from meshline.observability import MetricUnit, logger, metrics
+
     logger.error("feature flags ignored: every flag is treated as off", extra={"problem": problem})
     metrics.add_metric(name="FeatureFlagsUnusable", unit=MetricUnit.Count, value=1)
     return None

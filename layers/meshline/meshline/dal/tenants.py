@@ -32,7 +32,6 @@ from meshline.domain.rollout import pick_policy
 from meshline.domain.routing import booking_changes
 from meshline.domain.sla import ship_day
 from meshline.domain.types import format_utc
-from meshline.observability import logger
 
 ACTIVE = "POLICY#ACTIVE"
 WATCH_LIFETIME = timedelta(days=45)  # an order still open after this long is a person's business
@@ -180,6 +179,8 @@ class TenantStore:
         candidate = _policy_from_item(candidate_item) if candidate_item else None
         policy, passed_over = pick_policy(active, candidate, wanted)
         if passed_over:
+            from meshline.observability import logger  # not at the top: see meshline.dal.flags._unusable
+
             logger.warning("policy canary passed over: the active version decides", extra={
                 "tenant_id": tenant_id, "order_id": order_id, "active_version": active.version, "why": passed_over})
         return policy
