@@ -126,7 +126,8 @@ def local_store(settings: FeatureFlagsSettings) -> HostedConfigurationStore:
 # ---------------------------------------------------------------- the operator's command
 
 
-def _local_profile(state_dir: str) -> tuple[str, str]:
+def _local_stack(state_dir: str) -> dict[str, str]:
+    """The local stack's physical ids, by logical id; this process's clients pointed at it."""
     from meshline_local.stack import use_endpoint
 
     state = Path(state_dir) / "deployed.json"
@@ -134,7 +135,22 @@ def _local_profile(state_dir: str) -> tuple[str, str]:
         raise SystemExit(f"no local stack found ({state} is missing): start one with 'python3 dev.py stack'")
     deployed = json.loads(state.read_text())
     use_endpoint(deployed["endpoint_url"])
-    return deployed["physical"]["FeatureFlagsApplication"], deployed["physical"]["FeatureFlagsProfile"]
+    return deployed["physical"]
+
+
+def candidate_problem(tenants_table: str, tenant_id: str, version: int) -> str | None:
+    """Why the tenant's orders would not be decided under `version` though the flag names it."""
+    from meshline.dal.tenants import TenantStore
+
+    tenants = TenantStore(tenants_table)
+    active = tenants.active_policy(tenant_id)
+    if active is None:
+        return f"tenant '{tenant_id}' has no policy"
+    if version not in {summary.version for summary in tenants.policy_versions(tenant_id)}:
+        return f"'{tenant_id}' has no policy version {version} (yet): its orders keep the active version {active.version}"
+    if version <= active.version:
+        return f"version {version} is not newer than the active version {active.version}: the canary is ignored"
+    return None
 
 
 def set_policy_canary(application_id: str, profile_id: str, tenant_id: str, version: int, percent: int) -> int:
@@ -151,7 +167,8 @@ def run_flags(args: argparse.Namespace) -> int:
         current = json.loads(Path(args.file).read_text())
         print(json.dumps(with_policy_canary(current, args.tenant, args.version, args.percent), indent=1))
         return 0
-    application_id, profile_id = _local_profile(args.state_dir)
+    physical = _local_stack(args.state_dir)
+    application_id, profile_id = physical["FeatureFlagsApplication"], physical["FeatureFlagsProfile"]
     if args.action == "show":
         version, document = newest_version(application_id, profile_id)
         print(f"hosted version {version} (live on the local stack):")
@@ -164,6 +181,9 @@ def run_flags(args: argparse.Namespace) -> int:
         return 2
     print(f"hosted version {hosted}: policy v{args.version} decides {args.percent}% of {args.tenant}'s orders; "
           "the functions see it within FeatureFlagsMaxAgeSeconds")
+    problem = candidate_problem(physical["TenantsTable"], args.tenant, args.version) if args.percent else None
+    if problem:
+        print(f"warning: {problem}", file=sys.stderr)
     return 0
 
 

@@ -11,7 +11,7 @@ import pytest
 from meshline.dal.tenants import FirstPolicyNotActivated
 from meshline.domain.rollout import order_bucket
 from meshline.flows.replay import Replayer
-from meshline_local.flags import newest_version, set_policy_canary
+from meshline_local.flags import candidate_problem, newest_version, set_policy_canary
 from meshline_local.samples import sample_orders, shopify_headers
 from meshline_local.seed import DEMO_POLICY
 from tests.stack.conftest import FEATURE_FLAGS_MAX_AGE_SECONDS
@@ -89,9 +89,14 @@ def test_a_candidate_decides_the_orders_in_its_percentage_replays_exactly_and_0_
 
 def test_a_candidate_left_behind_after_a_later_activation_is_ignored(stack):
     stage_candidate(stack)
+    assert candidate_problem(stack.tenants.table, "acme", 2) is None  # what `dev.py flags canary` warns about
+    assert candidate_problem(stack.tenants.table, "acme", 7) == (
+        "'acme' has no policy version 7 (yet): its orders keep the active version 1")
     set_canary(stack, 2, 100)
     status, created = stack.call("PUT", "/tenants/acme/policy", {"expected_version": 1, "policy": candidate_draft("v3")})
     assert (status, created["version"], created["active"]) == (201, 3, True)  # numbers follow the highest stored
+    assert candidate_problem(stack.tenants.table, "acme", 2) == (
+        "version 2 is not newer than the active version 3: the canary is ignored")
     order_id = place(stack, 8101, [("TEE-BLK-M", 1)])
     assert latest(stack, order_id)["decision_version"]["policy_version"] == 3  # not the flag's older v2
 
