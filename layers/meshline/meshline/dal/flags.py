@@ -6,8 +6,11 @@ costs no AWS call per order: a cold start opens a configuration session and read
 (StartConfigurationSession + GetLatestConfiguration), then one GetLatestConfiguration per
 max age, which answers empty while nothing was deployed.
 
-A flag never stops an order: if the flags cannot be read or make no sense, the order is
-decided as if every flag were off (and the error is logged and counted).
+A flag never stops an order: if the flags cannot be read, the last document read stays in
+use (none yet: every flag off) and the store is not asked again before the max age has
+passed, so an AppConfig outage neither moves orders across a canary nor costs a call per
+order; if the flags make no sense, the order is decided as if every flag were off. Both are
+logged and counted (FeatureFlagsUnusable).
 
 The store is obtained through a replaceable factory: the local stack, where moto runs no
 AppConfigData, installs its own (meshline_local.flags).
@@ -15,8 +18,9 @@ AppConfigData, installs its own (meshline_local.flags).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from meshline.dal.aws import client
 from meshline.domain.rollout import NO_CANDIDATE, POLICY_CANARY, flag_context
@@ -49,6 +53,35 @@ def appconfig_store(settings: FeatureFlagsSettings) -> StoreProvider:
                           name=settings.flags_profile, max_age=poll_seconds, boto3_client=appconfigdata)
 
 
+def _keeping_last_good(store: StoreProvider, retry_seconds: int) -> StoreProvider:
+    from aws_lambda_powertools.utilities.feature_flags import ConfigurationStoreError, StoreProvider
+
+    class KeepLastGood(StoreProvider):
+        """`store`, except that when it cannot be read, what it last returned is used (none
+        yet: the error, so every flag is off), and it is not asked again for `retry_seconds`."""
+
+        def __init__(self) -> None:
+            self.last: dict[str, Any] | None = None
+            self.failed_at = float("-inf")
+
+        @property
+        def get_raw_configuration(self) -> dict[str, Any]:
+            return self.get_configuration()
+
+        def get_configuration(self) -> dict[str, Any]:
+            if time.monotonic() - self.failed_at >= retry_seconds:
+                try:
+                    self.last = store.get_configuration()
+                except ConfigurationStoreError as error:
+                    self.failed_at = time.monotonic()
+                    _unusable(f"the feature flags cannot be read: {error}", kept=self.last is not None)
+            if self.last is None:
+                raise ConfigurationStoreError("the feature flags have not been read yet")
+            return self.last
+
+    return KeepLastGood()
+
+
 _store_factory: StoreFactory = appconfig_store
 _flags: dict[AppConfigSession, FeatureFlags] = {}
 
@@ -71,7 +104,7 @@ def feature_flags(settings: FeatureFlagsSettings) -> FeatureFlags:
 
     key = (settings.flags_application, settings.flags_environment, settings.flags_profile, settings.flags_max_age_seconds)
     if key not in _flags:
-        _flags[key] = FeatureFlags(store=_store_factory(settings))
+        _flags[key] = FeatureFlags(store=_keeping_last_good(_store_factory(settings), settings.flags_max_age_seconds))
     return _flags[key]
 
 
@@ -96,12 +129,13 @@ def policy_canary(settings: FeatureFlagsSettings) -> Callable[[str, str], int | 
     return candidate
 
 
-def _unusable(problem: str) -> None:
+def _unusable(problem: str, kept: bool = False) -> None:
     # Imported here, not at the top: Powertools' Metrics takes its namespace from the
     # environment when meshline.observability is first imported, and the local stack
     # imports this module before any function's environment is in place.
     from meshline.observability import MetricUnit, logger, metrics
 
-    logger.error("feature flags ignored: every flag is treated as off", extra={"problem": problem})
+    outcome = "the flags read before stay in use" if kept else "every flag is treated as off"
+    logger.error(f"feature flags unusable: {outcome}", extra={"problem": problem})
     metrics.add_metric(name="FeatureFlagsUnusable", unit=MetricUnit.Count, value=1)
     return None

@@ -143,11 +143,12 @@ class TenantStore:
         known = _parsed.get((pk, wanted)) if wanted else None
         known = known or _active_seen.get(pk)
         guessed_days = _dispatch_days(known, order) if known else {}
-        sort_keys = [ACTIVE, *([version_key(wanted)] if wanted else []), *sorted({f"SKU#{line.sku}" for line in order.lines}),
+        candidate_key = version_key(wanted) if wanted else None
+        sort_keys = [ACTIVE, *([candidate_key] if candidate_key else []), *sorted({f"SKU#{line.sku}" for line in order.lines}),
                      *(dispatches_key(wid, day) for wid, day in guessed_days.items())]
         items = self._batch_get([{"pk": {"S": pk}, "sk": {"S": sk}} for sk in sort_keys])
         by_key = {item["sk"]["S"]: item for item in items}
-        policy = self._deciding(tenant_id, order.order_id, by_key.get(ACTIVE), by_key.get(version_key(wanted)) if wanted else None, wanted)
+        policy = self._deciding(tenant_id, order.order_id, by_key.get(ACTIVE), by_key.get(candidate_key), wanted)
         levels = {
             item["sk"]["S"].removeprefix("SKU#"): {wh: int(units["N"]) for wh, units in item["levels"]["M"].items()}
             for item in items
@@ -352,7 +353,8 @@ class TenantStore:
             if activate:
                 active = {"Put": {"TableName": self.table, "Item": {**attributes, "sk": {"S": ACTIVE}}, **condition}}
             else:  # a candidate: the active version stays, but must still be the one expected
-                active = {"ConditionCheck": {"TableName": self.table, "Key": {"pk": {"S": pk}, "sk": {"S": ACTIVE}}, **condition}}
+                active = {"ConditionCheck": {"TableName": self.table, "Key": {"pk": {"S": pk}, "sk": {"S": ACTIVE}},
+                                             **condition}}
             try:
                 client("dynamodb").transact_write_items(
                     TransactItems=[
