@@ -9,6 +9,7 @@
     python3 dev.py report      a report: KIND TENANT [--from --to --period day|week] [--csv]; KIND is sla,
                                exceptions, acknowledgement-times, overrides or reconciliation
     python3 dev.py redrive     dead letters with why they failed; --apply sends them back once fixed
+    python3 dev.py flags       the local stack's feature flags: show, or canary TENANT VERSION PERCENT
     python3 dev.py bench       the benchmarks under bench/ (decision, cold_start, aws_calls, cost, throughput, memory, fault_harness)
     python3 dev.py schemas     regenerate schemas/ from the pydantic models
     python3 dev.py build       sam build (Lambda artifacts for the template's runtime, no Docker)
@@ -89,6 +90,7 @@ COMMANDS = {
     "dry-run": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "dry-run", *rest),
     "redrive": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "redrive", *rest),
     "report": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "report", *rest),
+    "flags": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "flags", *rest),
     "bench": lambda rest: _run(str(PYTHON), "-m", "bench", *rest),
     "test": lambda rest: _run(str(PYTHON), "-m", "pytest", *rest),
     "schemas": lambda rest: _run(str(PYTHON), "-m", "meshline_local.generate_schemas", *rest),

@@ -75,13 +75,19 @@ PRICES = {
     # 10,000 calls) is not used: webhook secrets are SSM SecureStrings.
     "ssm_requests": Price(0.0, 1, "requests", "SSM Parameter Store standard parameters, standard throughput", "aws.amazon.com/systems-manager/pricing"),
     "logs_gb": Price(0.50, 1, "GB", "CloudWatch Logs ingestion, per GB (standard class)", "aws.amazon.com/cloudwatch/pricing"),
+    # Feature flags: a function reads them once per cold start and max age, not per order, so
+    # they show up only when a refresh falls inside a measured order. Locally the read is
+    # moto's GetHostedConfigurationVersion, standing in for AppConfigData's GetLatestConfiguration.
+    "appconfig_requests": Price(0.20, 1e6, "requests", "AppConfig configuration requests via API calls", "aws.amazon.com/systems-manager/pricing"),
+    "appconfig_received": Price(0.0008, 1, "received", "AppConfig configurations received", "aws.amazon.com/systems-manager/pricing"),
 }
 SERVICES = {  # price key prefix -> the bill's service
     "lambda": "Lambda", "apigw": "API Gateway", "dynamodb": "DynamoDB", "sqs": "SQS", "s3": "S3",
     "eventbridge": "EventBridge", "sfn": "Step Functions", "kms": "KMS", "ssm": "SSM", "logs": "CloudWatch Logs",
+    "appconfig": "AppConfig",
 }
 CALL_SERVICES = {"dynamodb": "DynamoDB", "sqs": "SQS", "s3": "S3", "events": "EventBridge", "kms": "KMS", "ssm": "SSM",
-                 "stepfunctions": "Step Functions"}
+                 "stepfunctions": "Step Functions", "appconfig": "AppConfig", "appconfigdata": "AppConfig"}
 CHUNK = 64 * 1024
 PATHS = {"happy": ("happy",), "reroute": ("happy", "reroute"), "escalation": ("happy", "reroute", "escalate", "override")}
 
@@ -218,6 +224,9 @@ class Meter:
             return Counter({"kms_asymmetric" if operation in ("Sign", "Verify", "GetPublicKey") else "kms_symmetric": 1})
         if service == "ssm":
             return Counter({"ssm_requests": 1, "kms_symmetric": 1 if params.get("WithDecryption") else 0})
+        if service in ("appconfig", "appconfigdata"):
+            received = bool(call.response.get("Content") or call.response.get("Configuration"))
+            return Counter({"appconfig_requests": 1, "appconfig_received": int(received)})
         if service == "stepfunctions":
             return Counter()  # API calls are not billed; the transitions are (see `execution`)
         return Counter({f"unpriced {call.operation}": 1})

@@ -25,10 +25,11 @@ def _fresh_process_state():
     from aws_lambda_powertools.utilities import parameters
 
     from meshline import settings
-    from meshline.dal import aws, publication
+    from meshline.dal import aws, flags, publication
 
     yield
     aws.reset()
+    flags.reset()
     settings.reset()
     parameters.clear_caches()
     publication._queue_url.cache_clear()

@@ -1,6 +1,7 @@
 """API Gateway -> policy administration (operators' API; operator credentials, within their tenants).
 
-    PUT  /tenants/{tenant_id}/policy                   put a new version (201), 409 if stale
+    PUT  /tenants/{tenant_id}/policy                   put a new version (201), active or a candidate; 409 if stale
+    POST /tenants/{tenant_id}/policy/versions/{n}/activation  make a stored version the active one; 409 if stale
     GET  /tenants/{tenant_id}/policy                   the active version
     GET  /tenants/{tenant_id}/policy/versions          every version, oldest first
     GET  /tenants/{tenant_id}/policy/versions/{n}      one version
@@ -32,6 +33,7 @@ from meshline.dal.tenants import StalePolicyVersion, UnknownPolicyVersion, Unkno
 from meshline.domain.access import Role
 from meshline.domain.policy import PolicyVersionSummary, TenantPolicy
 from meshline.flows.policies import (
+    ActivationRequest,
     DryRunRequest,
     PolicyAdministration,
     PolicyVersionCreated,
@@ -60,7 +62,7 @@ def _stale(error: StalePolicyVersion) -> Response:
     return error_response(409, "conflict", str(error))
 
 
-@app.exception_handler(ValueError)
+@app.exception_handler(ValueError)  # FirstPolicyNotActivated too
 def _bad_request(error: ValueError) -> Response:
     return error_response(400, "bad_request", str(error))
 
@@ -82,6 +84,16 @@ def put_policy(tenant_id: TenantIdPath, request: PutPolicyRequest) -> tuple[Poli
     created = _administration().put(tenant_id, request, _actor(), utc_now())
     logger.info("policy version put", extra={"tenant_id": tenant_id, "version": created.version, "actor": _actor()})
     return created, 201
+
+
+@app.post("/tenants/<tenant_id>/policy/versions/<version>/activation", responses=documented(403, 404, 409))
+@tracer.capture_method
+def activate_policy_version(
+    tenant_id: TenantIdPath, version: Annotated[int, Path(ge=1)], request: ActivationRequest
+) -> TenantPolicy:
+    policy = _administration().activate(tenant_id, version, request)
+    logger.info("policy version activated", extra={"tenant_id": tenant_id, "version": version, "actor": _actor()})
+    return policy
 
 
 @app.get("/tenants/<tenant_id>/policy", responses=documented(403, 404))

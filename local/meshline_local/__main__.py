@@ -256,9 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     stack.add_argument("--stage", default="local")
     stack.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))
     stack.add_argument("--no-seed", dest="seed_demo", action="store_false", help="do not seed the demo tenant")
-    from meshline_local import operate
+    from meshline_local import flags, operate
 
     operate.add_commands(commands)
+    flags.add_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "demo":
         return run_demo(args)

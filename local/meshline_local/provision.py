@@ -41,6 +41,19 @@ PLAYED_BY_RUNTIME = {
 }
 
 
+# moto 5.2.5 implements AppConfig applications, configuration profiles and hosted
+# configuration versions (create and get; no list), but not environments, deployment
+# strategies or deployments, nor AppConfigData, which reads what a deployment made live. So
+# those three are recorded here with local ids and not created: on the local stack the
+# newest hosted version of a profile is the live one (meshline_local.flags reads it, in
+# place of Powertools' AppConfigStore).
+NOT_IN_MOTO = {
+    "AWS::AppConfig::Environment": "EnvironmentId",
+    "AWS::AppConfig::DeploymentStrategy": "Id",
+    "AWS::AppConfig::Deployment": "DeploymentNumber",
+}
+
+
 class UnsupportedResource(RuntimeError):
     pass
 
@@ -209,7 +222,7 @@ def deploy(cfn: dict[str, Any], parameters: dict[str, str], region: str = "us-ea
     deployed = Deployed(parameters={**defaults, **parameters}, region=region, resources=cfn["Resources"])
     resolver = Resolver(deployed)
     unsupported = sorted(
-        {res["Type"] for res in cfn["Resources"].values()} - set(_CREATORS) - PLAYED_BY_RUNTIME
+        {res["Type"] for res in cfn["Resources"].values()} - set(_CREATORS) - PLAYED_BY_RUNTIME - set(NOT_IN_MOTO)
     )
     if unsupported:
         raise UnsupportedResource(
@@ -222,6 +235,10 @@ def deploy(cfn: dict[str, Any], parameters: dict[str, str], region: str = "us-ea
             stage_name = resource.get("Properties", {}).get("StageName")
             is_stage = resource["Type"] == "AWS::ApiGateway::Stage" and stage_name
             deployed.physical[name] = resolver.resolve(stage_name) if is_stage else f"local-{name}"
+            continue
+        if resource["Type"] in NOT_IN_MOTO:
+            deployed.physical[name] = f"local-{name}"
+            deployed.attributes[name] = {NOT_IN_MOTO[resource["Type"]]: f"local-{name}"}
             continue
         properties = resolver.resolve(resource.get("Properties", {}))
         physical, attributes = _CREATORS[resource["Type"]](name, properties, deployed)
@@ -482,7 +499,36 @@ def _usage_plan(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[st
     return plan_id, {"Id": plan_id}
 
 
+def _appconfig_application(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    app_id = client("appconfig").create_application(Name=p["Name"], Description=p.get("Description", ""))["Id"]
+    return app_id, {"ApplicationId": app_id}
+
+
+def _configuration_profile(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    from meshline_local.flags import json_schema
+
+    for validator in p.get("Validators", []):
+        if validator["Type"] == "JSON_SCHEMA":
+            json_schema(validator["Content"])  # AppConfig would refuse a validator that is not draft-04 JSON Schema
+    profile_id = client("appconfig").create_configuration_profile(
+        ApplicationId=p["ApplicationId"], Name=p["Name"], Description=p.get("Description", ""), LocationUri=p["LocationUri"],
+        Type=p.get("Type", "AWS.Freeform"), Validators=p.get("Validators", []),
+    )["Id"]
+    return profile_id, {"ConfigurationProfileId": profile_id}
+
+
+def _hosted_configuration_version(name: str, p: dict[str, Any], d: Deployed) -> tuple[str, dict[str, str]]:
+    from meshline_local.flags import create_version
+
+    version = create_version(p["ApplicationId"], p["ConfigurationProfileId"], p["Content"], p.get("Description", name),
+                             p["ContentType"])
+    return str(version), {"VersionNumber": str(version)}
+
+
 _CREATORS = {
+    "AWS::AppConfig::Application": _appconfig_application,
+    "AWS::AppConfig::ConfigurationProfile": _configuration_profile,
+    "AWS::AppConfig::HostedConfigurationVersion": _hosted_configuration_version,
     "AWS::ApiGateway::UsagePlan": _usage_plan,
     "AWS::SQS::Queue": _queue,
     "AWS::DynamoDB::Table": _table,

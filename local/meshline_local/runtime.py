@@ -9,7 +9,9 @@ Where the local runtime knowingly differs from Lambda, it says so:
 - a failed SQS message becomes visible again after `retry_delay` seconds instead of the
   queue's visibility timeout, so retries (and moto's redrive to the DLQ) take seconds;
 - stream checkpoints live in a file in the state directory, so a restarted runtime
-  resumes where the last successful batch ended, as an event source mapping does.
+  resumes where the last successful batch ended, as an event source mapping does;
+- feature flags are read from moto's hosted configuration versions, the newest being the
+  live one, since moto runs no AppConfigData or deployments (meshline_local.flags).
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
+from meshline.dal import flags
 from meshline.dal.aws import client
 from meshline_local import docs
+from meshline_local.flags import local_store
 from meshline_local.gateway import Admitted, Gateway, rejection_body
 from meshline_local.provision import ROOT, Deployed, Resolver, sam_functions
 from meshline_local.samples import api_gateway_event
@@ -467,6 +471,8 @@ class LocalRuntime:
         self.log = log or (lambda line: None)
         self.log_dir = state_dir / "logs"
         FUNCTION_OUTPUT.install(self.log_dir)
+        # moto runs no AppConfigData: the functions read their flags from moto's hosted versions.
+        flags.use_store(local_store)
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self.invoker = Invoker(self.log)
         resolver = Resolver(deployed)

@@ -72,9 +72,11 @@ def stack(moto_server, tmp_path):
 
     urllib.request.urlopen(urllib.request.Request(f"{moto_server.endpoint_url}/moto-api/reset", method="POST"))
     saved = dict(os.environ)
-    # Escalation ladders in minutes run at 0.02 s per minute here (a 60-minute rung: 2 s).
+    # Escalation ladders in minutes run at 0.02 s per minute here (a 60-minute rung: 2 s), and
+    # the functions read the feature flags again every second.
     runtime = start_runtime(moto_server.endpoint_url, stage="local", state_dir=tmp_path / "state",
-                            parameters={"EscalationSecondsPerMinute": ESCALATION_SECONDS_PER_MINUTE})
+                            parameters={"EscalationSecondsPerMinute": ESCALATION_SECONDS_PER_MINUTE,
+                                        "FeatureFlagsMaxAgeSeconds": FEATURE_FLAGS_MAX_AGE_SECONDS})
     deployed = Stack(runtime, tmp_path / "state", moto_server.endpoint_url)
     yield deployed
     stop_running_executions()
@@ -89,6 +91,7 @@ def stack(moto_server, tmp_path):
 
 REPLAYED: list = []
 ESCALATION_SECONDS_PER_MINUTE = "0.02"
+FEATURE_FLAGS_MAX_AGE_SECONDS = "1"
 
 
 def stop_running_executions() -> None:

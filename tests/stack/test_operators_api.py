@@ -171,6 +171,7 @@ def probes(order_id, export, operator="agency:carol"):
         ("get", "/tenants/{tenant_id}/policy"): None,
         ("get", "/tenants/{tenant_id}/policy/versions"): None,
         ("get", "/tenants/{tenant_id}/policy/versions/{version}"): None,
+        ("post", "/tenants/{tenant_id}/policy/versions/{version}/activation"): {"expected_version": 1},
         ("post", "/tenants/{tenant_id}/policy/dry-run"): {"policy": policy, "last": 5},
         ("get", "/tenants/{tenant_id}/orders/{order_id}/replay"): None,
         ("post", "/tenants/{tenant_id}/orders/{order_id}/overrides"): override,

@@ -45,11 +45,25 @@ class _OrderTables(_Environment):
     tenants_table: str = Field(alias="TENANTS_TABLE")
 
 
-class DecideSettings(_OrderTables):
+class FeatureFlagsSettings(_Environment):
+    """Where the feature flags are (AppConfig: application, environment, configuration
+    profile, by id) and how long a read of them is kept before asking again."""
+
+    flags_application: str = Field(alias="FEATURE_FLAGS_APPLICATION", min_length=1)
+    flags_environment: str = Field(alias="FEATURE_FLAGS_ENVIRONMENT", min_length=1)
+    flags_profile: str = Field(alias="FEATURE_FLAGS_PROFILE", min_length=1)
+    flags_max_age_seconds: PositiveInt = Field(alias="FEATURE_FLAGS_MAX_AGE_SECONDS", default=60)
+
+
+class _Deciding(_OrderTables, FeatureFlagsSettings):
+    """A flow that decides orders: it reads the flags that pick the policy version."""
+
+
+class DecideSettings(_Deciding):
     pass
 
 
-class AcknowledgeSettings(_OrderTables):
+class AcknowledgeSettings(_Deciding):
     pass
 
 
@@ -61,17 +75,17 @@ class PublishSettings(_OrderTables):
     backorders_queue_url: str = Field(alias="BACKORDERS_QUEUE_URL")
 
 
-class OverrideSettings(_OrderTables):
+class OverrideSettings(_Deciding):
     pass
 
 
-class SweepSettings(_OrderTables):
+class SweepSettings(_Deciding):
     escalation_state_machine_arn: str = Field(alias="ESCALATION_STATE_MACHINE_ARN")
     escalation_seconds_per_minute: float = Field(alias="ESCALATION_SECONDS_PER_MINUTE", default=60.0, gt=0)
     batch_size: PositiveInt = Field(alias="SWEEP_BATCH_SIZE", default=100)
 
 
-class ReevaluateSettings(_OrderTables):
+class ReevaluateSettings(_Deciding):
     pass
 
 

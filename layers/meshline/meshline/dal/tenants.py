@@ -1,7 +1,9 @@
 """Tenant policies (versioned, immutable), stock levels and dispatch bookings.
 
 Items of one tenant (pk `TENANT#<tenant>`):
-- `POLICY#<version, 6 digits>`: one immutable policy version, never overwritten;
+- `POLICY#<version, 6 digits>`: one immutable policy version, never overwritten; versions
+  are numbered in the order they are stored, active or not (a version stored without
+  being activated is a candidate, which the `policy_canary` flag can give some orders);
 - `POLICY#ACTIVE`: a copy of the active version's document, so that a decision reads the
   policy and the stock of the order's SKUs in one BatchGetItem;
 - `SKU#<sku>`: units available per warehouse (`levels`, a map; `revision` counts changes);
@@ -15,7 +17,7 @@ Items of one tenant (pk `TENANT#<tenant>`):
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 
 from botocore.exceptions import ClientError
@@ -26,6 +28,7 @@ from meshline.domain.exports import Export, LineAction
 from meshline.domain.inventory import StockSnapshot
 from meshline.domain.orders import Order
 from meshline.domain.policy import CapacityLeft, PolicyDraft, PolicyVersionSummary, TenantPolicy
+from meshline.domain.rollout import pick_policy
 from meshline.domain.routing import booking_changes
 from meshline.domain.sla import ship_day
 from meshline.domain.types import format_utc
@@ -46,6 +49,11 @@ class UnknownPolicyVersion(LookupError):
         super().__init__(f"tenant '{tenant_id}' has no policy version {version}")
 
 
+class FirstPolicyNotActivated(ValueError):
+    def __init__(self, tenant_id: str):
+        super().__init__(f"tenant '{tenant_id}' has no active policy: its first version must be activated (activate: true)")
+
+
 class StalePolicyVersion(RuntimeError):
     """The caller's expected active version is not the active one: someone changed it first."""
 
@@ -55,6 +63,14 @@ class StalePolicyVersion(RuntimeError):
             f"tenant '{tenant_id}': expected active policy version {expected if expected is not None else '(none)'}, "
             f"but the active version is {active if active is not None else '(none)'}; read it and submit again"
         )
+
+
+class VersionNumberTaken(StalePolicyVersion):
+    """Concurrent puts kept taking the next version number (the active one was as expected)."""
+
+    def __init__(self, tenant_id: str):
+        RuntimeError.__init__(self, f"tenant '{tenant_id}': policy versions kept being added meanwhile; submit again")
+        self.active = None
 
 
 def tenant_key(tenant_id: str) -> str:
@@ -85,6 +101,9 @@ def _policy_from_item(item: Mapping) -> TenantPolicy:
 
 _active_seen: dict[str, TenantPolicy] = {}  # per tenant, the active version this process last read
 
+Canary = Callable[[str, str], "int | None"]
+"""(tenant, order) -> the candidate policy version the `policy_canary` flag gives the order, or None."""
+
 
 def _dispatch_days(policy: TenantPolicy, order: Order) -> dict[str, date]:
     """The ship day each capacity-limited warehouse would dispatch the order on, when the
@@ -98,9 +117,12 @@ def _dispatch_days(policy: TenantPolicy, order: Order) -> dict[str, date]:
 
 
 class TenantStore:
-    def __init__(self, table: str, scope: Scope = SYSTEM):
+    def __init__(self, table: str, scope: Scope = SYSTEM, canary: Canary | None = None):
+        """`canary`: how a flow that decides orders learns which candidate version (if any)
+        decides an order; without it, the active version decides every order."""
         self.table = table
         self.scope = scope
+        self.canary = canary
 
     def _tenant_pk(self, tenant_id: str) -> str:
         """Every tenant-keyed read and write goes through here: a tenant out of scope is unknown."""
@@ -110,21 +132,23 @@ class TenantStore:
     # --- what a decision reads ---
 
     def load(self, tenant_id: str, order: Order) -> tuple[TenantPolicy, StockSnapshot]:
-        """The active policy and the stock of the order's SKUs, in one BatchGetItem, plus the
-        dispatches booked on each candidate ship day when the policy counts capacity. Which
-        days those are depends on the policy: when this process already knows the active
-        version, they are read in the same batch; otherwise (a cold start, a new version)
-        in a second one."""
+        """The policy that decides `order` and the stock of its SKUs, in one BatchGetItem, plus
+        the dispatches booked on each candidate ship day when the policy counts capacity.
+        Which days those are depends on the policy: when this process already knows the
+        version, they are read in the same batch; otherwise (a cold start, a new version) in
+        a second one. The policy is the active version, or the candidate the canary flag
+        gives this order (read in the same batch, beside the active one)."""
         pk = self._tenant_pk(tenant_id)
-        known = _active_seen.get(pk)
+        wanted = self.canary(tenant_id, order.order_id) if self.canary else None
+        known = _parsed.get((pk, wanted)) if wanted else None
+        known = known or _active_seen.get(pk)
         guessed_days = _dispatch_days(known, order) if known else {}
-        sort_keys = [ACTIVE, *sorted({f"SKU#{line.sku}" for line in order.lines}),
+        candidate_key = version_key(wanted) if wanted else None
+        sort_keys = [ACTIVE, *([candidate_key] if candidate_key else []), *sorted({f"SKU#{line.sku}" for line in order.lines}),
                      *(dispatches_key(wid, day) for wid, day in guessed_days.items())]
         items = self._batch_get([{"pk": {"S": pk}, "sk": {"S": sk}} for sk in sort_keys])
-        active = next((item for item in items if item["sk"]["S"] == ACTIVE), None)
-        if active is None:
-            raise UnknownTenant(tenant_id)
-        policy = _active_seen[pk] = _policy_from_item(active)
+        by_key = {item["sk"]["S"]: item for item in items}
+        policy = self._deciding(tenant_id, order.order_id, by_key.get(ACTIVE), by_key.get(candidate_key), wanted)
         levels = {
             item["sk"]["S"].removeprefix("SKU#"): {wh: int(units["N"]) for wh, units in item["levels"]["M"].items()}
             for item in items
@@ -136,6 +160,31 @@ class TenantStore:
         booked = {item["sk"]["S"]: int(item["booked"]["N"]) for item in items if item["sk"]["S"].startswith("DISPATCHES#")}
         dispatches = {wid: {day: booked.get(dispatches_key(wid, day), 0)} for wid, day in days.items()}
         return policy, StockSnapshot(levels=levels, dispatches=dispatches)
+
+    def deciding_policy(self, tenant_id: str, order_id: str) -> TenantPolicy:
+        """The policy that decides the order now (as `load` chooses it), without stock."""
+        pk = self._tenant_pk(tenant_id)
+        wanted = self.canary(tenant_id, order_id) if self.canary else None
+        candidate = self._item(pk, version_key(wanted)) if wanted else None
+        return self._deciding(tenant_id, order_id, self._item(pk, ACTIVE), candidate, wanted)
+
+    def _item(self, pk: str, sk: str) -> dict | None:
+        return client("dynamodb").get_item(TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                                           ConsistentRead=True).get("Item")
+
+    def _deciding(self, tenant_id: str, order_id: str, active_item: Mapping | None, candidate_item: Mapping | None,
+                  wanted: int | None) -> TenantPolicy:
+        if active_item is None:
+            raise UnknownTenant(tenant_id)
+        active = _active_seen[tenant_key(tenant_id)] = _policy_from_item(active_item)
+        candidate = _policy_from_item(candidate_item) if candidate_item else None
+        policy, passed_over = pick_policy(active, candidate, wanted)
+        if passed_over:
+            from meshline.observability import logger  # not at the top: see meshline.dal.flags._unusable
+
+            logger.warning("policy canary passed over: the active version decides", extra={
+                "tenant_id": tenant_id, "order_id": order_id, "active_version": active.version, "why": passed_over})
+        return policy
 
     def _batch_get(self, keys: list[dict]) -> list[dict]:
         dynamodb = client("dynamodb")
@@ -240,16 +289,11 @@ class TenantStore:
     # --- policy administration ---
 
     def active_policy(self, tenant_id: str) -> TenantPolicy | None:
-        item = client("dynamodb").get_item(
-            TableName=self.table, Key={"pk": {"S": self._tenant_pk(tenant_id)}, "sk": {"S": ACTIVE}}, ConsistentRead=True
-        ).get("Item")
+        item = self._item(self._tenant_pk(tenant_id), ACTIVE)
         return _policy_from_item(item) if item else None
 
     def policy_version(self, tenant_id: str, version: int) -> TenantPolicy:
-        pk = self._tenant_pk(tenant_id)
-        item = client("dynamodb").get_item(
-            TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": version_key(version)}}, ConsistentRead=True
-        ).get("Item")
+        item = self._item(self._tenant_pk(tenant_id), version_key(version))
         if item is None:
             raise UnknownPolicyVersion(tenant_id, version)
         return _policy_from_item(item)
@@ -279,43 +323,89 @@ class TenantStore:
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def put_policy(
-        self, tenant_id: str, draft: PolicyDraft, expected_version: int | None, actor: str, now: datetime | None = None
+        self, tenant_id: str, draft: PolicyDraft, expected_version: int | None, actor: str, now: datetime | None = None,
+        activate: bool = True,
     ) -> TenantPolicy:
-        """Store `draft` as the next version and make it active, if `expected_version` is still
-        the active one (None: the tenant has no policy yet). Both writes or neither."""
-        version = (expected_version or 0) + 1
-        policy = TenantPolicy.from_draft(draft, tenant_id, version)
+        """Store `draft` as the next version, if `expected_version` is still the active one
+        (None: the tenant has no policy yet), and make it active; with `activate=False`, store
+        it only (a candidate). The version and the active copy are written in one transaction."""
+        if expected_version is None and not activate:
+            raise FirstPolicyNotActivated(tenant_id)
         pk = self._tenant_pk(tenant_id)
-        attributes = {
-            "pk": {"S": pk},
-            "version": {"N": str(version)},
-            "policy_hash": {"S": policy.policy_hash},
-            "created_at": {"S": format_utc(now or datetime.now().astimezone())},
-            "created_by": {"S": actor},
-            "policy_name": {"S": policy.name},
-            "document": {"S": policy.model_dump_json()},
-        }
         if expected_version is None:
-            active_condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+            condition: dict = {"ConditionExpression": "attribute_not_exists(pk)"}
         else:
-            active_condition = {
-                "ConditionExpression": "version = :expected",
-                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            condition = {"ConditionExpression": "version = :expected",
+                         "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}}}
+        for _attempt in range(3):
+            # A tenant's first version is 1; later ones follow the highest stored, active or not.
+            version = 1 if expected_version is None else self.next_version(tenant_id)
+            policy = TenantPolicy.from_draft(draft, tenant_id, version)
+            attributes = {
+                "pk": {"S": pk},
+                "version": {"N": str(version)},
+                "policy_hash": {"S": policy.policy_hash},
+                "created_at": {"S": format_utc(now or datetime.now().astimezone())},
+                "created_by": {"S": actor},
+                "policy_name": {"S": policy.name},
+                "document": {"S": policy.model_dump_json()},
             }
+            if activate:
+                active = {"Put": {"TableName": self.table, "Item": {**attributes, "sk": {"S": ACTIVE}}, **condition}}
+            else:  # a candidate: the active version stays, but must still be the one expected
+                active = {"ConditionCheck": {"TableName": self.table, "Key": {"pk": {"S": pk}, "sk": {"S": ACTIVE}},
+                                             **condition}}
+            try:
+                client("dynamodb").transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": self.table, "Item": {**attributes, "sk": {"S": version_key(version)}},
+                                 "ConditionExpression": "attribute_not_exists(pk)"}},
+                        active,
+                    ]
+                )
+                return policy
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                current = self.active_policy(tenant_id)
+                if expected_version is None or current is None or current.version != expected_version:
+                    raise StalePolicyVersion(tenant_id, expected_version, current.version if current else None) from error
+                # The active version is as expected: another version took this number meanwhile.
+        raise VersionNumberTaken(tenant_id)
+
+    def next_version(self, tenant_id: str) -> int:
+        """The number the next stored version gets: one more than the highest, active or not."""
+        response = client("dynamodb").query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": self._tenant_pk(tenant_id)}, ":prefix": {"S": "POLICY#0"}},
+            ProjectionExpression="version",
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = response.get("Items", [])
+        return (int(items[0]["version"]["N"]) if items else 0) + 1
+
+    def activate(self, tenant_id: str, version: int, expected_version: int) -> TenantPolicy:
+        """Make a stored version the active one (a candidate promoted, or an earlier version
+        back), if `expected_version` is still the active one."""
+        item = self._item(self._tenant_pk(tenant_id), version_key(version))
+        if item is None:
+            raise UnknownPolicyVersion(tenant_id, version)
         try:
-            client("dynamodb").transact_write_items(
-                TransactItems=[
-                    {"Put": {"TableName": self.table, "Item": {**attributes, "sk": {"S": version_key(version)}},
-                             "ConditionExpression": "attribute_not_exists(pk)"}},
-                    {"Put": {"TableName": self.table, "Item": {**attributes, "sk": {"S": ACTIVE}}, **active_condition}},
-                ]
+            client("dynamodb").put_item(
+                TableName=self.table,
+                Item={**item, "sk": {"S": ACTIVE}},
+                ConditionExpression="version = :expected",
+                ExpressionAttributeValues={":expected": {"N": str(expected_version)}},
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             current = self.active_policy(tenant_id)
             raise StalePolicyVersion(tenant_id, expected_version, current.version if current else None) from error
-        return policy
+        return _policy_from_item(item)
 
     def put_stock(self, tenant_id: str, sku: str, levels: dict[str, int]) -> None:
         client("dynamodb").put_item(

@@ -17,6 +17,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from meshline.dal.exports import AckSequenceTaken, Appended, ExportStore, Recorded, VersionTaken
+from meshline.dal.flags import policy_canary
 from meshline.dal.scope import SYSTEM, Scope
 from meshline.dal.tenants import TenantStore
 from meshline.domain import routing
@@ -108,7 +109,7 @@ def _acknowledge_once(
 
     if stored.inputs is None:
         raise RuntimeError(f"{current.export_id} was stored without its decision inputs; it cannot be re-routed")
-    tenants = TenantStore(settings.tenants_table)
+    tenants = TenantStore(settings.tenants_table, canary=policy_canary(settings))
     order = stored.inputs.order
     policy, stock = tenants.load(tenant_id, order)
     planner = plan_after_cancel_refusal if request.kind is AckKind.CANCEL_REFUSED else plan_after_rejection

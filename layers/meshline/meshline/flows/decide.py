@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from meshline.dal.exports import Appended, ExportStore
+from meshline.dal.flags import policy_canary
 from meshline.dal.tenants import TenantStore
 from meshline.domain import routing
 from meshline.domain.events import OrderReceived
@@ -41,7 +42,7 @@ def decide_order(settings: DecideSettings, message: OrderReceived, now: datetime
         logger.info("order already cancelled; creation ignored", extra={"export_id": previous.export_id})
         return DecideResult(Decided.ALREADY_APPLIED, previous.export_id)
 
-    tenants = TenantStore(settings.tenants_table)
+    tenants = TenantStore(settings.tenants_table, canary=policy_canary(settings))
     policy, stock = tenants.load(order.tenant_id, order)
     answers = exports.acknowledgements(order.tenant_id, order.order_id, previous.version) if previous else []
     export = routing.decide(order, policy, stock, trigger, previous, now, acknowledged=answers[-1].link if answers else None)

@@ -16,9 +16,10 @@ from botocore.exceptions import ClientError
 from meshline.dal.aws import client
 from meshline.dal.escalations import EscalationStore
 from meshline.dal.exports import Appended, ExportStore, VersionTaken
+from meshline.dal.flags import policy_canary
 from meshline.dal.scope import SYSTEM, Scope
 from meshline.dal.signatures import signature_problem
-from meshline.dal.tenants import TenantStore
+from meshline.dal.tenants import TenantStore, UnknownTenant
 from meshline.domain import routing
 from meshline.domain.access import NotVisible
 from meshline.domain.exports import Export, Trigger, TriggerKind
@@ -66,10 +67,11 @@ def override(settings: OverrideSettings, tenant_id: str, order_id: str, request:
         problem = signature_problem(signature, payload, settings.stage)
         if problem:
             raise OverrideRefused(problem, status=403)
-    tenants = TenantStore(settings.tenants_table)
-    policy = tenants.active_policy(tenant_id)
-    if policy is None:
-        raise UnknownOrder(f"policy of tenant {tenant_id}")
+    tenants = TenantStore(settings.tenants_table, canary=policy_canary(settings))
+    try:
+        policy = tenants.deciding_policy(tenant_id, order_id)
+    except UnknownTenant:
+        raise UnknownOrder(f"policy of tenant {tenant_id}") from None
     check_override(request, current, policy)
     answers = exports.acknowledgements(tenant_id, order_id, current.version)
     trigger = Trigger(

@@ -1,4 +1,5 @@
-"""Policy administration: put a new version, read versions, dry-run a draft, replay an order."""
+"""Policy administration: put a new version (active, or a candidate for a canary), activate a
+stored version, read versions, dry-run a draft, replay an order."""
 
 from __future__ import annotations
 
@@ -21,12 +22,25 @@ class PutPolicyRequest(BaseModel):
         "a stale value is refused with 409, so two operators cannot overwrite each other."
     )
     policy: PolicyDraft
+    activate: bool = Field(
+        default=True,
+        description="false stores the version without activating it: a candidate, which the policy_canary feature "
+        "flag can give a percentage of the tenant's orders (docs/POLICY.md); expected_version must still be the active "
+        "version. A tenant's first policy is always activated.",
+    )
 
 
 class PolicyVersionCreated(BaseModel):
     tenant_id: str
     version: int
     policy_hash: str
+    active: bool = Field(description="Whether this version is now the active one (false: stored as a candidate).")
+
+
+class ActivationRequest(BaseModel):
+    expected_version: int = Field(
+        ge=1, description="The active version this change replaces; a stale value is refused with 409."
+    )
 
 
 class DryRunRequest(BaseModel):
@@ -41,8 +55,12 @@ class PolicyAdministration:
         self.exports = ExportStore(settings.exports_table, scope)
 
     def put(self, tenant_id: str, request: PutPolicyRequest, actor: str, now: datetime) -> PolicyVersionCreated:
-        policy = self.tenants.put_policy(tenant_id, request.policy, request.expected_version, actor, now)
-        return PolicyVersionCreated(tenant_id=tenant_id, version=policy.version, policy_hash=policy.policy_hash)
+        policy = self.tenants.put_policy(tenant_id, request.policy, request.expected_version, actor, now, request.activate)
+        return PolicyVersionCreated(tenant_id=tenant_id, version=policy.version, policy_hash=policy.policy_hash,
+                                    active=request.activate)
+
+    def activate(self, tenant_id: str, version: int, request: ActivationRequest) -> TenantPolicy:
+        return self.tenants.activate(tenant_id, version, request.expected_version)
 
     def active(self, tenant_id: str) -> TenantPolicy:
         policy = self.tenants.active_policy(tenant_id)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from meshline.dal.exports import AckSequenceTaken, Appended, ExportStore, VersionTaken
+from meshline.dal.flags import policy_canary
 from meshline.dal.tenants import TenantStore
 from meshline.domain import routing
 from meshline.domain.acknowledgements import AckKind
@@ -29,7 +30,7 @@ COMMITTED = (AckKind.ACCEPTED, AckKind.PICKED, AckKind.SHIPPED)
 
 def reevaluate(settings: ReevaluateSettings, change: InventoryLevelChanged, change_id: str, now: datetime) -> list[str]:
     """Returns the export ids of the new versions written."""
-    exports, tenants = ExportStore(settings.exports_table), TenantStore(settings.tenants_table)
+    exports, tenants = ExportStore(settings.exports_table), TenantStore(settings.tenants_table, canary=policy_canary(settings))
     tenants.set_stock_level(change.tenant_id, change.sku, change.warehouse_id, change.available)
     written = []
     for order_id in tenants.watchers(change.tenant_id, change.sku):

@@ -83,7 +83,7 @@ def dry_run(exports: ExportStore, tenants: TenantStore, tenant_id: str, draft: P
         from meshline.dal.tenants import UnknownTenant
 
         raise UnknownTenant(tenant_id)
-    candidate = TenantPolicy.from_draft(draft, tenant_id, active.version + 1)
+    candidate = TenantPolicy.from_draft(draft, tenant_id, tenants.next_version(tenant_id))
     changed, unchanged, skipped = [], [], {}
     order_ids = exports.recent_orders(tenant_id, last)
     for order_id in order_ids:

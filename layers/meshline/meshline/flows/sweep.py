@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from meshline.dal import escalations as escalation_runs
 from meshline.dal.exports import AckSequenceTaken, Appended, ExportStore, StoredExport, VersionTaken
+from meshline.dal.flags import policy_canary
 from meshline.dal.tenants import TenantStore
 from meshline.domain import routing
 from meshline.domain.acknowledgements import Acknowledgement
@@ -48,7 +49,7 @@ class SweepReport:
 
 
 def sweep(settings: SweepSettings, now: datetime) -> SweepReport:
-    exports, tenants = ExportStore(settings.exports_table), TenantStore(settings.tenants_table)
+    exports, tenants = ExportStore(settings.exports_table), TenantStore(settings.tenants_table, canary=policy_canary(settings))
     report = SweepReport()
     for tenant_id, order_id, version in exports.due(now, limit=settings.batch_size):
         report.looked_at += 1
