@@ -203,7 +203,9 @@ class MotoWatch:
 
     def check(self) -> None:
         if self.exceeded is not None:
-            raise RuntimeError(f"the moto server passed {self.limit_mb:.0f} MB ({self.exceeded:.0f} MB) and was stopped")
+            raise RuntimeError(f"the moto server passed {self.limit_mb:.0f} MB ({self.exceeded:.0f} MB) and was stopped; "
+                               "it should hold about 35 MB per 1,000 orders over its 250 MB start (see "
+                               "meshline_local/moto_server.py), or pass a higher max_moto_mb")
 
 
 def run(orders: int, throttle_rate: float = 0.05, seed: int = 7, *, progress: Callable[[str], None] | None = None,

@@ -1,8 +1,8 @@
 """moto's own server (`python -m meshline_local.moto_server -H HOST -p PORT`, the arguments
-of `moto_server`), with two workarounds for growth in moto 5.2.5 that is quadratic in the
-number of orders, one for a per-request cost, and one for a query cost that grows with the
-table. Our code changes none of moto's files: it replaces some of moto's functions in this
-process only, before the server starts.
+of `moto_server`), with workarounds for costs in moto 5.2.5 that grow with what the stores
+hold (1, 2, 4 and 5: each made the fault harness quadratic in the number of orders) and
+for one cost paid on every request (3). Our code changes none of moto's files: it replaces
+some of moto's functions in this process only, before the server starts.
 
 Measured on 2026-11-26 with bench/fault_harness.py (counters read inside the moto process):
 at 150 orders the exports table held 393 items and its stream 393 records, yet 502 `Table`
@@ -28,8 +28,9 @@ objects and 77,028 `StreamRecord` objects were alive, and each TransactWriteItem
    with empty lists; S3's reset still disposes the keys of existing buckets (its first
    loop), and keys no bucket holds any longer are freed by the garbage collector.
 
-With both, a transaction costs what its items cost and the server's memory follows what
-the stores actually hold. Checked by tests/stack/test_moto_server.py.
+With 1 and 2, a transaction costs what its items cost and the server's memory follows
+what the stores actually hold. Each workaround is checked by tests/stack/test_moto_server.py
+(the answers are moto's, the costs no longer grow with the table or the queue).
 
 3. To route each request, moto's server asks `moto.backends.list_of_moto_modules()`, which
    lists and stats moto's package directory (about 130 system calls) every time: 35% of
@@ -72,8 +73,8 @@ def _warn_if_untested() -> None:
 
     if moto.__version__ != TESTED_WITH:
         print(f"meshline_local.moto_server: the workarounds were written against moto {TESTED_WITH}, "
-              f"this is {moto.__version__}: check moto's transact_write_items and BaseModel.__new__ "
-              "still behave as the module docstring says, then update TESTED_WITH", file=sys.stderr)
+              f"this is {moto.__version__}: check that the functions replaced here still behave as the "
+              "module docstring says (tests/stack/test_moto_server.py), then update TESTED_WITH", file=sys.stderr)
 
 
 def stop_tracking_instances() -> None:
