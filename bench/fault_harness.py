@@ -98,13 +98,14 @@ class _Raw:
 
 def _instrument(throttler: Throttler) -> Callable[[], None]:
     """Every boto3 client created from now on carries the throttler; returns the undo."""
-    return _hook_clients("before-send", throttler.before_send, lambda function: setattr(throttler, "active", function is not None))
+    return _hook_clients({"before-send": throttler.before_send},
+                         lambda function, _event: setattr(throttler, "active", function is not None))
 
 
-def _hook_clients(event: str, handler: Callable, inside: Callable[[str | None], None]) -> Callable[[], None]:
-    """Register `handler` on every boto3 client created from now on (Meshline's clients are
-    made afresh: the cache is cleared), and tell `inside` which function is running (None
-    between invocations).
+def _hook_clients(hooks: dict[str, Callable], inside: Callable[[str | None, dict | None], None]) -> Callable[[], None]:
+    """Register each botocore event handler of `hooks` on every boto3 client created from now
+    on (Meshline's clients are made afresh: the cache is cleared), and tell `inside` which
+    function is running and with what event (None, None between invocations).
     Returns what puts everything back, so the harness can run inside a test process."""
     import boto3.session
 
@@ -116,15 +117,16 @@ def _hook_clients(event: str, handler: Callable, inside: Callable[[str | None], 
 
     def hooked_client(self, *args, **kwargs):
         made = make_client(self, *args, **kwargs)
-        made.meta.events.register(event, handler)
+        for event, handler in hooks.items():
+            made.meta.events.register(event, handler)
         return made
 
-    def watched_invoke(self, function, event_):
-        inside(function.logical_id)
+    def watched_invoke(self, function, event):
+        inside(function.logical_id, event)
         try:
-            return invoke(self, function, event_)
+            return invoke(self, function, event)
         finally:
-            inside(None)
+            inside(None, None)
 
     boto3.session.Session.client = hooked_client
     runtime.Invoker.invoke = watched_invoke
