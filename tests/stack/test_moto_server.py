@@ -1,7 +1,8 @@
 """The moto server the local stack starts (meshline_local.moto_server): a cancelled
 transaction still leaves nothing behind, a query still answers as DynamoDB does, neither
 costs more on a large table, a send costs the same on a full queue, and moto keeps no list
-of every object it ever made."""
+of every object it ever made; FIFO deduplication lasts five minutes after a send, on an
+SQS clock that tests can move ahead."""
 
 import json
 import os
@@ -14,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from meshline.dal.aws import client
+from meshline_local.moto_server import DEDUPLICATION_SECONDS, SQS_CLOCK_PATH, advance_sqs_clock
 from meshline_local.stack import use_endpoint
 
 
@@ -214,3 +216,48 @@ def test_a_send_or_a_receive_costs_the_same_on_a_queue_nobody_drains(queues):
         f"a send took {empty_send * 1000:.1f} ms on an empty queue, {full_send * 1000:.1f} ms on 3,015 messages"
     assert long_receive < max(5 * short_receive, 0.05), \
         f"a receive took {short_receive * 1000:.1f} ms on 10 messages, {long_receive * 1000:.1f} ms on 3,010"
+
+
+def _bodies(url: str, **receive) -> list[str]:
+    sqs, bodies = client("sqs"), []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, **receive).get("Messages"):
+        for message in batch:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def test_a_fifo_queue_drops_a_resent_id_for_five_minutes_after_the_first_send_deleted_or_not(queues, moto_server):
+    """moto 5.2.5 forgets a deduplication id once its message is deleted; SQS keeps it for
+    the five minutes after the send. Past them, on SQS's (moved) clock, the id is new again,
+    even while the first message is still in the queue."""
+    sqs, fifo = client("sqs"), queues["fifo"]
+    sqs.send_message(QueueUrl=fifo, MessageBody="first", MessageGroupId="g", MessageDeduplicationId="delivery-1")
+    assert _bodies(fifo) == ["first"]
+    sqs.send_message(QueueUrl=fifo, MessageBody="resent", MessageGroupId="g", MessageDeduplicationId="delivery-1")
+    assert _bodies(fifo) == []  # dropped: the first was deleted, but less than five minutes ago
+
+    sqs.send_message(QueueUrl=fifo, MessageBody="kept", MessageGroupId="h", MessageDeduplicationId="delivery-2")
+    advance_sqs_clock(moto_server.endpoint_url, DEDUPLICATION_SECONDS + 1)
+    sqs.send_message(QueueUrl=fifo, MessageBody="four hours later", MessageGroupId="g", MessageDeduplicationId="delivery-1")
+    sqs.send_message(QueueUrl=fifo, MessageBody="kept, resent", MessageGroupId="h", MessageDeduplicationId="delivery-2")
+    assert sorted(_bodies(fifo)) == ["four hours later", "kept", "kept, resent"]
+
+
+def test_visibility_timeouts_follow_the_moved_sqs_clock(queues, moto_server):
+    sqs, standard = client("sqs"), queues["standard"]
+    sqs.send_message(QueueUrl=standard, MessageBody="in flight")
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=standard, VisibilityTimeout=180)["Messages"]] == ["in flight"]
+    assert sqs.receive_message(QueueUrl=standard).get("Messages") is None  # a crashed consumer still holds it
+    advance_sqs_clock(moto_server.endpoint_url, 181)
+    assert _bodies(standard) == ["in flight"]
+
+
+def test_the_sqs_clock_only_moves_forward(moto_server):
+    import urllib.error
+
+    request = urllib.request.Request(f"{moto_server.endpoint_url}{SQS_CLOCK_PATH}", method="POST",
+                                     data=json.dumps({"advance_seconds": -1}).encode())
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 400 and "advance_seconds" in json.loads(refused.value.read())["message"]
