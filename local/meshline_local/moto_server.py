@@ -1,8 +1,9 @@
 """moto's own server (`python -m meshline_local.moto_server -H HOST -p PORT`, the arguments
 of `moto_server`), with workarounds for costs in moto 5.2.5 that grow with what the stores
 hold (1, 2, 4 and 5: each made the fault harness quadratic in the number of orders), for
-one cost paid on every request (3), and for SQS FIFO deduplication, which moto forgets
-as soon as a message is deleted (6). Our code changes none of moto's files: it replaces
+one cost paid on every request (3), for SQS FIFO deduplication, which moto forgets as
+soon as a message is deleted (6), and for SQS FIFO order, which moto inverts when two
+messages of a group time out together (7). Our code changes none of moto's files: it replaces
 some of moto's functions in this process only, before the server starts.
 
 Measured on 2026-11-26 with bench/fault_harness.py (counters read inside the moto process):
@@ -75,6 +76,17 @@ what the stores actually hold. Each workaround is checked by tests/stack/test_mo
    of what they model for Meshline depends on it: TTL is not modelled, Step Functions
    waits are scaled by the template's EscalationSecondsPerMinute). A reset of moto
    (/moto-api/reset) makes new queues, so it forgets the ids; the clock stays where it was.
+
+7. SQS FIFO order after a visibility timeout. moto keeps a received message "pending"
+   until a receive walks past it visible again, and skips a message whose group has a
+   pending one, judging that as it walks: when two messages of one group were received
+   together and both timed out (a consumer that crashed, or the local runtime's retry of
+   a failed batch), the walk frees the first, still sees its group held by the second,
+   skips it, frees the second and hands it out alone: the group's later message first.
+   Found by the fault harness (an order's creation decided before its cancellation that
+   had arrived first). Here each receive first releases the pending messages that are
+   visible again, so only messages really in flight hold their group, and a group's
+   messages come back in the order they were sent, as SQS guarantees.
 """
 
 from __future__ import annotations
@@ -352,6 +364,23 @@ def deduplicate_fifo_sends_for_five_minutes() -> None:
     SQSBackend.send_message_batch = marked_as_sending(SQSBackend.send_message_batch)  # type: ignore[method-assign]
 
 
+def release_timed_out_messages_before_receiving() -> None:
+    from moto.sqs.models import SQSBackend
+
+    receive = SQSBackend.receive_message
+    if getattr(receive, "meshline_releases", False):
+        return
+
+    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        queue = self.get_queue(queue_name)
+        for message in [message for message in queue._pending_messages if message.visible]:
+            queue._pending_messages.discard(message)  # its consumer timed out: it holds its group no longer
+        return receive(self, queue_name, *args, **kwargs)
+
+    receive_message.meshline_releases = True  # type: ignore[attr-defined]
+    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+
+
 def serve_sqs_clock() -> None:
     """POST SQS_CLOCK_PATH {"advance_seconds": N} moves SQS's clock N seconds ahead; GET reads
     how far ahead it is. Answered before moto's own dispatch sees the request."""
@@ -399,6 +428,7 @@ def apply_workarounds() -> None:
     query_one_partition()
     count_messages_only_when_asked()
     deduplicate_fifo_sends_for_five_minutes()
+    release_timed_out_messages_before_receiving()
     serve_sqs_clock()
 
 

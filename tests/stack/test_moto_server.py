@@ -2,7 +2,7 @@
 transaction still leaves nothing behind, a query still answers as DynamoDB does, neither
 costs more on a large table, a send costs the same on a full queue, and moto keeps no list
 of every object it ever made; FIFO deduplication lasts five minutes after a send, on an
-SQS clock that tests can move ahead."""
+SQS clock that tests can move ahead, and a FIFO group timed out comes back in order."""
 
 import json
 import os
@@ -261,3 +261,15 @@ def test_the_sqs_clock_only_moves_forward(moto_server):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request)
     assert refused.value.code == 400 and "advance_seconds" in json.loads(refused.value.read())["message"]
+
+
+def test_a_fifo_group_comes_back_in_order_after_its_messages_time_out_together(queues, moto_server):
+    """moto 5.2.5 handed out the group's second message alone, then the first: an order's
+    creation decided before the cancellation that had arrived first."""
+    sqs, fifo = client("sqs"), queues["fifo"]
+    for body in ("cancellation", "creation"):
+        sqs.send_message(QueueUrl=fifo, MessageBody=body, MessageGroupId="order-1")
+    received = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10, VisibilityTimeout=60)["Messages"]
+    assert [m["Body"] for m in received] == ["cancellation", "creation"]  # then the consumer crashed
+    advance_sqs_clock(moto_server.endpoint_url, 61)
+    assert _bodies(fifo) == ["cancellation", "creation"]
