@@ -72,6 +72,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import logging
 import random
 import resource
 import tempfile
@@ -389,8 +390,8 @@ def plan_faults(orders: int, rates: FaultRates, rng: random.Random) -> Plan:
     per_boundary = share(rates.crash / len(BOUNDARIES))
     crashes = {index: boundary for boundary in BOUNDARIES for index in take(per_boundary, interrupted)}
     per_function = share(rates.timeout / len(TIMED_OUT_FUNCTIONS))
-    timeouts = {index: faults.Timeout(function, rng.randint(1, 4), rng.random() < 0.5)
-                for function in TIMED_OUT_FUNCTIONS for index in take(per_function, interrupted)}
+    timeouts = {index: faults.Timeout(function, rng.randint(1, calls), rng.random() < 0.5)
+                for function, calls in TIMED_OUT_FUNCTIONS.items() for index in take(per_function, interrupted)}
     # Warehouse answers: every order whose planned fault is in the acknowledge flow, and more.
     must_answer = {i for i, b in crashes.items() if b.function == "AcknowledgeResultsFunction"} | {
         i for i, t in timeouts.items() if t.function == "AcknowledgeResultsFunction"}
@@ -452,7 +453,9 @@ def run(orders: int, seed: int = 7, rates: FaultRates = FaultRates(), *, progres
     from meshline_local.seed import OTHER_TENANT_POLICY, add_bus_tap, seed_tenant
     from meshline_local.stack import MotoServer
 
-    rng = random.Random(seed)
+    # One generator per purpose, so that how many AWS calls a run makes (which depends on
+    # timing: cache expiry, retries) changes neither the plan nor the orders' contents.
+    rng, shop_rng = random.Random(seed), random.Random(seed + 1)
     plan = plan_faults(orders, rates, rng)
     report = HarnessReport(orders=orders)
     say = progress or (lambda line: None)
@@ -462,6 +465,11 @@ def run(orders: int, seed: int = 7, rates: FaultRates = FaultRates(), *, progres
     watch = MotoWatch(server.process, max_moto_mb)
     clock = HarnessClock(START, server.endpoint_url)
     try:
+        # Each restart translates the template again; samtranslator then warns, as it drops
+        # the metrics of the last translation, that they were never published.
+        translator_log = logging.getLogger("samtranslator.metrics.metrics")
+        undo.append(lambda level=translator_log.level: translator_log.setLevel(level))
+        translator_log.setLevel(logging.ERROR)
         stack = RestartableStack(server.endpoint_url, Path(tempfile.mkdtemp()))
         warehouse_queues = seed_tenant(stack.runtime)
         tap = add_bus_tap(stack.runtime)
@@ -473,7 +481,7 @@ def run(orders: int, seed: int = 7, rates: FaultRates = FaultRates(), *, progres
         max_body_bytes = int(environment["IngestFunction"].get("MAX_WEBHOOK_BYTES", 512 * 1024))
         exports = ExportStore(environment["DecideFunction"]["EXPORTS_TABLE"])
 
-        aws_errors = AwsErrors(rates.throttle, rates.server_error, rng)
+        aws_errors = AwsErrors(rates.throttle, rates.server_error, random.Random(seed + 2))
         interruptions = Interruptions(
             timeouts={f"shopify-{20000 + i}": timeout for i, timeout in plan.timeouts.items()},
             crashes={f"shopify-{20000 + i}": boundary for i, boundary in plan.crashes.items()},
@@ -530,7 +538,7 @@ def run(orders: int, seed: int = 7, rates: FaultRates = FaultRates(), *, progres
             if "at" not in rotation:
                 return DEMO_SECRET
             if clock.now() < rotation["until"]:
-                if rng.random() < 0.5:
+                if shop_rng.random() < 0.5:
                     counted("delivery signed with the retiring secret during the overlap")
                     return DEMO_SECRET
             return NEW_SECRET
