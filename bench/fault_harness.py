@@ -13,12 +13,13 @@ so the CI size injects each kind too; `FaultRates` holds them):
 - throttling (5% of the functions' AWS call attempts) and 5xx errors (2%), answered at
   botocore's `before-send` so the clients' own retries see them (bench/faults.py);
 - Lambda timeouts mid-handler (3%, spread over ingest, decide, publish and acknowledge):
-  the invocation ends at its 1st to 4th AWS call, before it is sent or after it succeeded,
-  and its event source retries it (SQS makes the batch visible again, the stream retries
-  the batch, the shop re-sends a webhook answered 5xx);
+  the invocation ends at one of the first AWS calls it surely makes (ingest: 2, the
+  others: 3), before the call is sent or after it succeeded, and its event source retries
+  it (SQS makes the batch visible again, the stream retries the batch, the shop re-sends a
+  webhook answered 5xx);
 - a crash at every step boundary (3%, spread over the boundaries of bench/faults.py:
-  after the receipt and before the enqueue, after the export write and before the rest of
-  the batch, after the batch and before the inbox messages are deleted, after the archive
+  after the receipt and before the enqueue, after the enqueue and before the answer, after
+  the export write and before the rest of the batch, after the batch and before the inbox messages are deleted, after the archive
   and before the warehouse queue, after the warehouse queue and before the bus, after the
   bus, after the backorder queue and before the customer notification, after the batch and
   before the stream checkpoint, the same two for warehouse answers): the process dies, a new
