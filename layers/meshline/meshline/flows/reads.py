@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from meshline.dal.exports import ExportStore
 from meshline.dal.partitions import OrderPartition
 from meshline.dal.scope import Scope
-from meshline.domain.access import NotVisible
+from meshline.domain.access import Caller, NotVisible, Role
 from meshline.domain.acknowledgements import Acknowledgement
 from meshline.domain.audit import verify_chain
 from meshline.domain.escalations import HandedRung
@@ -70,6 +70,7 @@ class ExceptionEntry(BaseModel):
     seconds_left: int = Field(description="Until the deadline; negative once it has passed.")
     owner: str
     reason: str
+    warehouses: list[str] = Field(description="Warehouses that must act on this version; none while a person holds it.")
 
 
 class ExceptionQueue(BaseModel):
@@ -77,6 +78,20 @@ class ExceptionQueue(BaseModel):
     until: UtcDatetime = Field(description="Entries with a deadline up to this time, earliest first.")
     entries: list[ExceptionEntry]
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")
+
+
+class CallerProfile(BaseModel):
+    """Who the credential is, as the authorizer verified it: what a client (the console)
+    needs to know which tenants to offer. The credential's id and secret are not echoed."""
+
+    role: Role
+    party: str = Field(description="Who acts, e.g. 'agency:alice'; overrides are signed as this party.")
+    tenants: list[str] = Field(description="The tenants this credential may see, and nothing beyond them.")
+    warehouse_id: str | None = Field(default=None, description="For a warehouse credential: which warehouse.")
+
+    @classmethod
+    def of(cls, caller: Caller) -> CallerProfile:
+        return cls(role=caller.role, party=caller.party, tenants=list(caller.tenants), warehouse_id=caller.warehouse_id)
 
 
 class BadCursor(ValueError):
@@ -125,7 +140,7 @@ class Reads:
             ExceptionEntry(export_id=f"{tenant_id}:{order_id}:v{version}", order_id=order_id, version=version,
                            kind=needs.kind, deadline=needs.deadline,
                            seconds_left=int((needs.deadline - now).total_seconds()), owner=needs.owner,
-                           reason=needs.reason)
+                           reason=needs.reason, warehouses=needs.warehouses)
             for order_id, version, needs in found
         ]
         return ExceptionQueue(tenant_id=tenant_id, until=until, entries=entries,

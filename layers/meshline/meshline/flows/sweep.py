@@ -141,6 +141,6 @@ def _lapsing(settings: SweepSettings, exports: ExportStore, tenants: TenantStore
     if escalation is not None:
         breach_at = now + timedelta(seconds=sum(rung.timeout_seconds for rung in escalation.ladder))
         needs = Attention(kind=AttentionKind.ESCALATED, deadline=breach_at, owner=current.owning_party,
-                          reason=f"ship_by lapsed ({escalation.reason})")
+                          reason=f"ship_by lapsed ({escalation.reason})", warehouses=current.warehouses())
     exports.put_head(current, None, needs)  # escalated (or nobody to escalate to): the sweep stops chasing it
     return current.export_id if escalation is not None else None
