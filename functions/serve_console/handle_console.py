@@ -23,7 +23,7 @@ app = APIGatewayRestResolver()
 
 
 def _file(name: str) -> Response:
-    answer = SITE.answer(name, app.current_event.get_header_value("If-None-Match"))
+    answer = SITE.answer(name, app.current_event.headers.get("If-None-Match"))
     return Response(status_code=answer.status, headers=answer.headers, body=answer.body)
 
 

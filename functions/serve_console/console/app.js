@@ -20,7 +20,9 @@ const credentialInput = document.getElementById("credential");
 const context = {
   caller: null,
   policies: new Map(),
-  attentionFilters: { tenant: "", warehouse: "", reason: "", within: "72" },
+  // Deadlines within 7 days by default: a ship-by is often a handling day and a weekend
+  // away, so the API's own default (24 h) would hide most orders at risk.
+  attentionFilters: { tenant: "", warehouse: "", reason: "", within: "168" },
 };
 
 const ROUTES = [
