@@ -5,9 +5,11 @@
 import { h, s } from "./dom.js";
 
 const tooltip = () => document.getElementById("tooltip");
+let tipOwner = null;  // the mark whose number is shown
 
 function showTip(target, text) {
   const tip = tooltip();
+  tipOwner = target;
   tip.textContent = text;
   tip.hidden = false;
   const box = target.getBoundingClientRect();
@@ -18,7 +20,11 @@ function showTip(target, text) {
   tip.style.top = `${box.top + window.scrollY - tip.offsetHeight - 8}px`;
 }
 
-function hideTip() {
+/** Only the mark that shows the tooltip hides it: focusing a mark may scroll the page
+ * and move another from under the pointer, whose mouseleave must not hide the new one. */
+function hideTip(event) {
+  if (event.currentTarget !== tipOwner) return;
+  tipOwner = null;
   tooltip().hidden = true;
 }
 
@@ -35,8 +41,22 @@ function mark(element, text) {
   return element;
 }
 
+/** Drawn at about the size it is shown (text stays legible): two cards a row on a laptop, one on a phone. */
 export function chartWidth() {
-  return document.documentElement.clientWidth < 700 ? 360 : 640;
+  const main = document.getElementById("main").clientWidth;
+  const card = (main >= 1000 ? main / 2 : main) - 48;
+  return Math.round(Math.min(640, Math.max(340, card)));
+}
+
+/** 2026-11-21 -> 11-21, 2026-W47 -> W47: the window's year is in the filters above. */
+function shortPeriod(period) {
+  return period.replace(/^\d{4}-(W?\d)/, "$1");
+}
+
+/** A round duration at or above `seconds`, so the axis reads 0, 30 min, 1 h. */
+export function niceDuration(seconds) {
+  const steps = [60, 120, 300, 600, 1200, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 345600, 604800];
+  return steps.find((step) => step >= seconds) || niceMax(seconds);
 }
 
 function niceMax(value) {
@@ -55,14 +75,14 @@ export function legend(names) {
  * A null value leaves a gap (e.g. a day nothing shipped from that warehouse).
  */
 export function lineChart({ label, periods, series, yMax = 100, yFormat = (v) => `${v}%`, width = chartWidth() }) {
-  const height = 260;
-  const margin = { top: 14, right: 14, bottom: 56, left: 46 };
+  const height = 240;
+  const margin = { top: 14, right: 24, bottom: 34, left: 46 };
   const plotWidth = width - margin.left - margin.right;
   const plotHeight = height - margin.top - margin.bottom;
   const x = (index) => margin.left + (periods.length === 1 ? plotWidth / 2 : (index * plotWidth) / (periods.length - 1));
   const y = (value) => margin.top + plotHeight - (value / yMax) * plotHeight;
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((share) => share * yMax);
-  const every = Math.max(1, Math.ceil(periods.length / (width < 500 ? 5 : 10)));
+  const every = Math.max(1, Math.ceil(periods.length / Math.floor(width / 60)));
   const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, role: "group", "aria-label": label },
     ticks.map((tick) => [
       s("line", { class: "grid", x1: margin.left, x2: width - margin.right, y1: y(tick), y2: y(tick) }),
@@ -70,8 +90,7 @@ export function lineChart({ label, periods, series, yMax = 100, yFormat = (v) =>
     ]),
     s("line", { class: "axis", x1: margin.left, x2: width - margin.right, y1: y(0), y2: y(0) }),
     periods.map((period, index) => index % every ? null :
-      s("text", { x: x(index), y: height - margin.bottom + 16, "text-anchor": "end",
-        transform: `rotate(-35 ${x(index)} ${height - margin.bottom + 16})` }, period)));
+      s("text", { x: x(index), y: height - margin.bottom + 18, "text-anchor": "middle" }, shortPeriod(period))));
   series.forEach((line, seriesIndex) => {
     const byPeriod = new Map(line.points.map((point) => [point.period, point]));
     let segment = [];
@@ -97,7 +116,8 @@ export function lineChart({ label, periods, series, yMax = 100, yFormat = (v) =>
 
 /** Horizontal bars: bars = [{label, value, text}], longest first. */
 export function barChart({ label, bars, format = String, width = chartWidth() }) {
-  const labelWidth = width < 500 ? 130 : 210;
+  const labelWidth = Math.round(width * 0.45);
+  const fits = Math.floor(labelWidth / 6.6);  // characters of 12 px text
   const row = 30;
   const margin = { top: 8, right: 46, bottom: 8, left: labelWidth };
   const height = margin.top + margin.bottom + Math.max(1, bars.length) * row;
@@ -108,7 +128,7 @@ export function barChart({ label, bars, format = String, width = chartWidth() })
       const top = margin.top + index * row;
       return [
         s("text", { class: "label", x: margin.left - 8, y: top + row / 2 + 4, "text-anchor": "end" },
-          bar.label.length > (width < 500 ? 20 : 32) ? `${bar.label.slice(0, width < 500 ? 19 : 31)}…` : bar.label),
+          bar.label.length > fits ? `${bar.label.slice(0, fits - 1)}…` : bar.label),
         mark(s("rect", { class: `bar s${index % 5}`, x: margin.left, y: top + 5, height: row - 10,
           width: Math.max(2, scale(bar.value)), dataset: { label: bar.label } }), bar.text),
         s("text", { x: margin.left + Math.max(2, scale(bar.value)) + 6, y: top + row / 2 + 4 }, format(bar.value)),
@@ -120,12 +140,12 @@ export function barChart({ label, bars, format = String, width = chartWidth() })
  * Vertical bars in groups: groups = [{label, bars: [{value, text} | null]}], one bar per
  * series in the same order as `seriesNames` (shown by `legend`).
  */
-export function groupedBarChart({ label, groups, seriesNames, format = String, width = chartWidth() }) {
+export function groupedBarChart({ label, groups, seriesNames, format = String, roundUp = niceMax, width = chartWidth() }) {
   const height = 240;
   const margin = { top: 14, right: 10, bottom: 34, left: 56 };
   const plotWidth = width - margin.left - margin.right;
   const plotHeight = height - margin.top - margin.bottom;
-  const max = niceMax(Math.max(0, ...groups.flatMap((group) => group.bars.map((bar) => bar?.value ?? 0))));
+  const max = roundUp(Math.max(0, ...groups.flatMap((group) => group.bars.map((bar) => bar?.value ?? 0))));
   const y = (value) => margin.top + plotHeight - (value / max) * plotHeight;
   const groupWidth = plotWidth / Math.max(1, groups.length);
   const barWidth = Math.min(34, (groupWidth * 0.8) / Math.max(1, seriesNames.length));

@@ -77,11 +77,12 @@ export function timeLeft(seconds) {
   return seconds < 0 ? `overdue by ${text}` : text;
 }
 
-/** 5400 -> "1.5 h", 300 -> "5 min", 42 -> "42 s" */
+/** 5400 -> "1.5 h", 7200 -> "2 h", 300 -> "5 min", 42 -> "42 s" */
 export function duration(seconds) {
   if (seconds === null || seconds === undefined) return "—";
-  if (seconds >= 86400) return `${(seconds / 86400).toFixed(1)} d`;
-  if (seconds >= 3600) return `${(seconds / 3600).toFixed(1)} h`;
+  const tenths = (value) => String(Math.round(value * 10) / 10);
+  if (seconds >= 86400) return `${tenths(seconds / 86400)} d`;
+  if (seconds >= 3600) return `${tenths(seconds / 3600)} h`;
   if (seconds >= 60) return `${Math.round(seconds / 60)} min`;
   return `${Math.round(seconds)} s`;
 }

@@ -2,7 +2,7 @@
 // report as CSV. GET /tenants/{t}/reports/{sla,exceptions,acknowledgement-times}.
 
 import { get, path } from "./api.js";
-import { barChart, groupedBarChart, legend, lineChart } from "./charts.js";
+import { barChart, groupedBarChart, legend, lineChart, niceDuration } from "./charts.js";
 import { downloadCsv, toCsv } from "./csv.js";
 import { announce, duration, h, percent, replaceChildren, table } from "./dom.js";
 
@@ -82,6 +82,7 @@ function acknowledgementCard(report, filename) {
     label: title,
     seriesNames: PERCENTILES.map(([name]) => name),
     format: duration,
+    roundUp: niceDuration,
     groups: totals.map((row) => ({
       label: row.warehouse_id,
       bars: PERCENTILES.map(([name, key]) => row[measure][key] === null ? null : {
