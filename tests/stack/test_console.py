@@ -423,9 +423,13 @@ def test_another_tenants_operator_sees_none_of_its_orders(console, open_page):
 def test_a_warehouse_credential_is_turned_away_from_the_console(console, open_page):
     page = open_page()
     page.goto(console["url"])
-    page.fill("#credential", console["tokens"]["east"])
+    page.fill("#credential", "my password")
     page.click("#sign-in-button")
     page.wait_for_selector("#sign-in-problem:not([hidden])")
+    assert page.inner_text("#sign-in-problem") == "That is not an operator credential: it looks like mlk_<id>.<secret>."
+    page.fill("#credential", f"Bearer {console['tokens']['east']}")  # as `dev.py stack` prints it
+    page.click("#sign-in-button")
+    page.wait_for_selector("#sign-in-problem:has-text('warehouse')")
     assert page.inner_text("#sign-in-problem") == ("This is a warehouse credential (3pl:east-logistics): "
                                                    "the console is for operators.")
     assert page.is_hidden("#nav") and page.evaluate("() => sessionStorage.length") == 0

@@ -75,15 +75,13 @@ def test_each_credential_has_its_own_rate_limit(stack):
     assert stack.call("GET", "/tenants/acme/policy", as_="agency:alice")[0] == 200  # alice's own bucket is untouched
 
 
-def test_a_credential_can_ask_who_it_is_and_learns_nothing_it_was_not_issued_with(stack):
+def test_roles_are_enforced_on_every_kind_of_action(stack):
+    # Any credential may ask who it is (the console does), and learns nothing it was not issued with.
     assert stack.call("GET", "/caller") == (200, {"role": "operator", "party": "agency:alice", "tenants": ["acme"],
                                                   "warehouse_id": None})
     assert stack.call("GET", "/caller", as_="east") == (200, {"role": "warehouse", "party": "3pl:east-logistics",
                                                               "tenants": ["acme"], "warehouse_id": "east"})
     assert raw_call(stack, "GET", "/caller", {}) == (401, {"message": "Unauthorized"})
-
-
-def test_roles_are_enforced_on_every_kind_of_action(stack):
     order_id = place(stack, 7101, [("TEE-BLK-M", 1)])
     first = latest(stack, order_id)
     holder = warehouse_of(first)

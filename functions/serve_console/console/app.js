@@ -109,8 +109,15 @@ async function signOut(problem) {
 
 signInForm.addEventListener("submit", async (event) => {
   event.preventDefault();
-  const token = credentialInput.value.trim();
+  // What `dev.py stack` prints, or onboarding returns: with or without the "Bearer " in front.
+  const token = credentialInput.value.trim().replace(/^Bearer\s+/i, "");
   const button = document.getElementById("sign-in-button");
+  if (!/^mlk_[a-z0-9]+\..+$/.test(token)) {
+    signInProblem.textContent = "That is not an operator credential: it looks like mlk_<id>.<secret>.";
+    signInProblem.hidden = false;
+    credentialInput.focus();
+    return;
+  }
   button.disabled = true;
   try {
     await signIn(token, document.getElementById("remember").checked);
