@@ -27,7 +27,11 @@ class IngestSettings(_Environment):
     receipts_table: str = Field(alias="RECEIPTS_TABLE")
     tenant_parameter_prefix: str = Field(alias="TENANT_PARAMETER_PREFIX", pattern=r"^/.*[^/]$")
     dedup_days: PositiveInt = Field(alias="WEBHOOK_DEDUP_DAYS", default=30)
-    max_body_bytes: PositiveInt = Field(alias="MAX_WEBHOOK_BYTES", default=512 * 1024)
+    # Lambda takes at most 6 MB of request, the body JSON-escaped inside it: 4 MiB of order
+    # (a B2B order of ~8,000 Shopify lines) still fits. What then exceeds an SQS message
+    # travels by reference (meshline.dal.payloads).
+    max_body_bytes: PositiveInt = Field(alias="MAX_WEBHOOK_BYTES", default=4 * 1024 * 1024)
+    payloads_bucket: str = Field(alias="PAYLOADS_BUCKET")
     # BigCommerce: hosts besides api.bigcommerce.com that a tenant's API base may name
     # (comma-separated), and the recorded responses the local stack answers with.
     bigcommerce_api_hosts: str = Field(alias="BIGCOMMERCE_API_HOSTS", default="")
@@ -43,6 +47,8 @@ class _OrderTables(_Environment):
 
     exports_table: str = Field(alias="EXPORTS_TABLE")
     tenants_table: str = Field(alias="TENANTS_TABLE")
+    # Where exports and orders too large for an item or a message wait (meshline.dal.payloads).
+    payloads_bucket: str = Field(alias="PAYLOADS_BUCKET")
 
 
 class FeatureFlagsSettings(_Environment):
@@ -91,6 +97,7 @@ class ReevaluateSettings(_Deciding):
 
 class EscalateSettings(_Environment):
     exports_table: str = Field(alias="EXPORTS_TABLE")
+    payloads_bucket: str = Field(alias="PAYLOADS_BUCKET")
 
 
 class PolicyAdminSettings(_OrderTables):

@@ -85,7 +85,7 @@ class BadCursor(ValueError):
 
 class Reads:
     def __init__(self, settings: ReadSettings, scope: Scope):
-        self.exports = ExportStore(settings.exports_table, scope)
+        self.exports = ExportStore(settings.exports_table, scope, settings.payloads_bucket)
 
     def export(self, export_id: str) -> dict[str, Any]:
         tenant_id, order_id, version = parse_export_id(export_id)

@@ -65,7 +65,7 @@ class Reports:
     def __init__(self, settings: ReportSettings, scope: Scope):
         self.settings = settings
         self.scope = scope
-        self.exports = ExportStore(settings.exports_table, scope)
+        self.exports = ExportStore(settings.exports_table, scope, settings.payloads_bucket)
         self.tenants = TenantStore(settings.tenants_table, scope)
         self.receipts = WebhookReceipts(settings.receipts_table, timedelta(days=settings.receipt_days), scope)
 
