@@ -1,9 +1,10 @@
 """Isolation in IAM as well as in the data layer: the read function's own role may read
-nothing; each request's reads go with a session of TenantReadRole tagged with the one
-tenant asked for, and that role's policy names only that tenant's keys.
+nothing, nor may the report function's; each request's reads go with a session of
+TenantReadRole tagged with the one tenant asked for, and that role's policy names only
+that tenant's keys.
 
 moto accepts any credentials, so what runs here is Meshline's half of the contract: every
-DynamoDB and S3 request the read function sends is signed with a tenant session's key,
+DynamoDB and S3 request the read and report functions send is signed with a tenant session's key,
 that session is tagged with the tenant whose keys the request names, and a caller who may
 not see a tenant never gets a session for it. The policy's half is checked on the
 template: the role's conditions are built from the session tag, the function's own
@@ -20,7 +21,7 @@ from botocore.client import BaseClient
 from tests.stack.test_operators_api import two_tenants  # noqa: F401 - the fixture
 
 ROOT = Path(__file__).resolve().parents[2]
-READ_FUNCTION = "meshline-local-read-orders"
+READING_FUNCTIONS = {"meshline-local-read-orders", "meshline-local-report-fulfillment"}
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def tenant_named_by(service, operation, params):
     if "Key" in params:
         return params["Key"]["pk"]["S"].split("#")[1]
     values = params["ExpressionAttributeValues"]
-    if params.get("IndexName") == "TenantAttention":
+    if params.get("IndexName") in {"TenantAttention", "TenantOrders"}:
         return values[":tenant"]["S"]
     return values[":pk"]["S"].split("#")[1]
 
@@ -61,7 +62,9 @@ def test_every_read_goes_with_a_session_tagged_with_the_tenant_it_reads(stack, t
     order_id, export = two_tenants
     requests, sessions = signed_requests
     reads = [f"/exports/{export['export_id']}", f"/tenants/acme/orders/{order_id}/history",
-             f"/tenants/acme/orders/{order_id}/verification", "/tenants/acme/exceptions"]
+             f"/tenants/acme/orders/{order_id}/verification", "/tenants/acme/exceptions",
+             *(f"/tenants/acme/reports/{kind}?from=2026-11-20&to=2026-11-30" for kind in
+               ("sla", "exceptions", "acknowledgement-times", "overrides", "reconciliation"))]
     for path in reads:
         assert stack.call("GET", path, as_="agency:alice")[0] == 200, path
     assert stack.call("GET", f"/exports/{export['export_id']}", as_=export["lines"][0]["warehouse_id"])[0] == 200
@@ -69,7 +72,7 @@ def test_every_read_goes_with_a_session_tagged_with_the_tenant_it_reads(stack, t
         assert stack.call("GET", path, as_="globex:agency:carol")[0] == 404, path
 
     made = [(service, key, operation, params) for function, service, key, operation, params in requests
-            if function == READ_FUNCTION]
+            if function in READING_FUNCTIONS]
     data_reads = [(service, key, operation, params) for service, key, operation, params in made if service != "sts"]
     assert {operation for _, _, operation, _ in data_reads} >= {"GetItem", "Query"}
     for service, key, operation, params in data_reads:
@@ -78,7 +81,9 @@ def test_every_read_goes_with_a_session_tagged_with_the_tenant_it_reads(stack, t
         assert role.endswith(":role/meshline-local-tenant-read")
         assert tagged == tenant_named_by(service, operation, params) == "acme", (operation, params)
     assumed = [params for service, _, operation, params in made if operation == "AssumeRole"]
-    assert [a["Tags"] for a in assumed] == [[{"Key": "tenant", "Value": "acme"}]]  # once, then kept
+    # Kept once made (here the two functions share one process, so one session), and never
+    # made for globex's operator.
+    assert [a["Tags"] for a in assumed] == [[{"Key": "tenant", "Value": "acme"}]]
 
 
 def test_the_template_lets_the_read_function_read_only_through_a_tenant_session():
@@ -90,10 +95,11 @@ def test_the_template_lets_the_read_function_read_only_through_a_tenant_session(
         loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode) else loader.construct_mapping(node)))
     resources = yaml.load((ROOT / "template.yaml").read_text(), Loader=Loader)["Resources"]
 
-    own = resources["ReadOrdersFunction"]["Properties"]["Policies"]
-    actions = [action for policy in own for statement in policy["Statement"]
-               for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])]
-    assert sorted(actions) == ["sts:AssumeRole", "sts:TagSession"]
+    for function in ("ReadOrdersFunction", "ReportFulfillmentFunction"):
+        own = resources[function]["Properties"]["Policies"]
+        actions = [action for policy in own for statement in policy["Statement"]
+                   for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])]
+        assert sorted(actions) == ["sts:AssumeRole", "sts:TagSession"], function
 
     role = resources["TenantReadRole"]["Properties"]
     [trust] = role["AssumeRolePolicyDocument"]["Statement"]

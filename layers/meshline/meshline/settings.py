@@ -47,8 +47,6 @@ class _OrderTables(_Environment):
 
     exports_table: str = Field(alias="EXPORTS_TABLE")
     tenants_table: str = Field(alias="TENANTS_TABLE")
-    # Where exports and orders too large for an item or a message wait (meshline.dal.payloads).
-    payloads_bucket: str = Field(alias="PAYLOADS_BUCKET")
 
 
 class FeatureFlagsSettings(_Environment):
@@ -62,7 +60,11 @@ class FeatureFlagsSettings(_Environment):
 
 
 class _Deciding(_OrderTables, FeatureFlagsSettings):
-    """A flow that decides orders: it reads the flags that pick the policy version."""
+    """A flow that decides orders: it reads the flags that pick the policy version, and
+    writes exports, which go to S3 when too large for an item (meshline.dal.payloads).
+    Readers need no bucket: a reference names its own."""
+
+    payloads_bucket: str = Field(alias="PAYLOADS_BUCKET")
 
 
 class DecideSettings(_Deciding):
@@ -74,6 +76,7 @@ class AcknowledgeSettings(_Deciding):
 
 
 class PublishSettings(_OrderTables):
+    payloads_bucket: str = Field(alias="PAYLOADS_BUCKET")  # a quarantined export too large for an item
     archive_bucket: str = Field(alias="ARCHIVE_BUCKET")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
     escalation_state_machine_arn: str = Field(alias="ESCALATION_STATE_MACHINE_ARN")
@@ -133,6 +136,7 @@ class ReadSettings(_OrderTables):
 
 
 class ReportSettings(_OrderTables):
+    tenant_read_role_arn: str | None = Field(alias="TENANT_READ_ROLE_ARN", default=None)
     receipts_table: str = Field(alias="RECEIPTS_TABLE")
     receipt_days: PositiveInt = Field(alias="WEBHOOK_DEDUP_DAYS", default=30)
     max_orders: PositiveInt = Field(alias="MAX_REPORT_ORDERS", default=5000)

@@ -12,6 +12,7 @@ check, and then IAM's, both have to be wrong for one tenant to read another's da
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,11 +37,13 @@ class TenantSession:
     expires_at: float
     session: Any
     clients: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # a boto3 Session is not thread-safe
 
     def client(self, service: str) -> Any:
-        if service not in self.clients:
-            self.clients[service] = self.session.client(service, config=_config())
-        return self.clients[service]
+        with self.lock:
+            if service not in self.clients:
+                self.clients[service] = self.session.client(service, config=_config())
+            return self.clients[service]
 
 
 _acting_for: ContextVar[TenantSession | None] = ContextVar("meshline_tenant_session", default=None)

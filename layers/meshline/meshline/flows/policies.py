@@ -52,7 +52,7 @@ class PolicyAdministration:
     def __init__(self, settings: PolicyAdminSettings, scope: Scope):
         self.settings = settings
         self.tenants = TenantStore(settings.tenants_table, scope)
-        self.exports = ExportStore(settings.exports_table, scope, settings.payloads_bucket)
+        self.exports = ExportStore(settings.exports_table, scope)
 
     def put(self, tenant_id: str, request: PutPolicyRequest, actor: str, now: datetime) -> PolicyVersionCreated:
         policy = self.tenants.put_policy(tenant_id, request.policy, request.expected_version, actor, now, request.activate)

@@ -94,7 +94,7 @@ class Reads:
     def __init__(self, settings: ReadSettings, scope: Scope):
         self.scope = scope
         self.tenant_role_arn = settings.tenant_read_role_arn
-        self.exports = ExportStore(settings.exports_table, scope, settings.payloads_bucket)
+        self.exports = ExportStore(settings.exports_table, scope)
 
     def _acting_for(self, tenant_id: str, missing: Callable[[], LookupError]) -> AbstractContextManager[None]:
         self.scope.require_tenant(tenant_id, missing)  # before any session is made for it
