@@ -55,6 +55,12 @@ what the stores actually hold. Each workaround is checked by tests/stack/test_mo
    of k messages costs k squared (hours for the 10,000-order harness's queues). Here
    those three counts are left out while a message is being sent or received, which
    read none of them; GetQueueAttributes on its own still counts.
+
+6. Not a cost but a limit moto does not keep: EventBridge refuses a PutEvents request
+   whose entries add up to more than 256 KB (the entry size AWS documents: the time, the
+   source, the detail type, the detail and the resources, in UTF-8); moto takes any
+   size. Here the server refuses it as AWS does, so that an event too large for AWS
+   fails locally too (Meshline sends large exports by reference: meshline.dal.payloads).
 """
 
 from __future__ import annotations
@@ -253,8 +259,35 @@ def count_messages_only_when_asked() -> None:
     SQSBackend.receive_message = marked_as_moving(SQSBackend.receive_message)  # type: ignore[method-assign]
 
 
+EVENT_ENTRIES_LIMIT = 256 * 1024
+
+
+def event_entry_size(entry: dict[str, Any]) -> int:
+    """PutEvents entry size, as AWS's "Calculating PutEvents event entry size" counts it."""
+    size = 14 if entry.get("Time") else 0
+    for name in ("Source", "DetailType", "Detail"):
+        size += len(str(entry.get(name) or "").encode("utf-8"))
+    return size + sum(len(str(resource).encode("utf-8")) for resource in entry.get("Resources") or [])
+
+
+def refuse_oversized_events() -> None:
+    from moto.events.exceptions import ValidationException
+    from moto.events.models import EventsBackend
+
+    put_events = EventsBackend.put_events
+
+    def put_events_within_limit(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        total = sum(event_entry_size(event) for event in events)
+        if total > EVENT_ENTRIES_LIMIT:
+            raise ValidationException(f"Total size of the entries in the request is over the limit ({total} bytes).")
+        return put_events(self, events)
+
+    EventsBackend.put_events = put_events_within_limit
+
+
 def apply_workarounds() -> None:
     _warn_if_untested()
+    refuse_oversized_events()
     stop_tracking_instances()
     back_up_touched_items_only()
     list_moto_modules_once()

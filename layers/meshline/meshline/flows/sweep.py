@@ -49,7 +49,8 @@ class SweepReport:
 
 
 def sweep(settings: SweepSettings, now: datetime) -> SweepReport:
-    exports, tenants = ExportStore(settings.exports_table), TenantStore(settings.tenants_table, canary=policy_canary(settings))
+    exports = ExportStore(settings.exports_table, payloads_bucket=settings.payloads_bucket)
+    tenants = TenantStore(settings.tenants_table, canary=policy_canary(settings))
     report = SweepReport()
     for tenant_id, order_id, version in exports.due(now, limit=settings.batch_size):
         report.looked_at += 1
