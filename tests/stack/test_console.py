@@ -392,7 +392,7 @@ def test_on_a_phone_the_console_is_readable_without_scrolling_sideways(console, 
     assert page.locator("#attention-results thead").bounding_box()["height"] <= 1  # rows are cards: each cell says what it is
     screenshot(page, "08-phone-needs-attention.png")
     page.goto(f"{console['url']}#/orders/acme/{PLANTED_ORDER}")
-    page.wait_for_selector("#chain")
+    page.wait_for_selector("#override-form")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(page, "09-phone-timeline.png")
     page.goto(f"{console['url']}#/performance")

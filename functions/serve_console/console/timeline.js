@@ -141,7 +141,8 @@ export async function renderTimeline(view, context, tenantId, orderId, { focusVe
     if (entry.kind === "refused") return refusedEntry(entry);
     return escalationEntry(entry);
   });
-  const resolve = h("section", { class: "card", id: "resolve", "aria-labelledby": "resolve-title" });
+  const resolve = h("section", { class: "card", id: "resolve", "aria-labelledby": "resolve-title" },
+    h("p", { class: "loading" }, "Loading the override form…"));
   replaceChildren(view,
     heading,
     notice ? h("p", { class: "notice", id: "override-result", role: "status" }, notice) : null,
