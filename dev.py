@@ -10,6 +10,7 @@
                                exceptions, acknowledgement-times, overrides or reconciliation
     python3 dev.py redrive     dead letters with why they failed; --apply sends them back once fixed
     python3 dev.py flags       the local stack's feature flags: show, or canary TENANT VERSION PERCENT
+    python3 dev.py sign        sign an override's payload as OPERATOR with their key in the local stack (the console shows it)
     python3 dev.py bench       the benchmarks under bench/ (decision, cold_start, aws_calls, cost, throughput, memory, fault_harness)
     python3 dev.py schemas     regenerate schemas/ from the pydantic models
     python3 dev.py build       sam build (Lambda artifacts for the template's runtime, no Docker)
@@ -91,6 +92,7 @@ COMMANDS = {
     "redrive": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "redrive", *rest),
     "report": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "report", *rest),
     "flags": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "flags", *rest),
+    "sign": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "sign", *rest),
     "bench": lambda rest: _run(str(PYTHON), "-m", "bench", *rest),
     "test": lambda rest: _run(str(PYTHON), "-m", "pytest", *rest),
     "schemas": lambda rest: _run(str(PYTHON), "-m", "meshline_local.generate_schemas", *rest),

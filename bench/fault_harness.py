@@ -444,6 +444,7 @@ def run(orders: int, seed: int = 7, rates: FaultRates = FaultRates(), *, progres
     from meshline.dal.dead_letters import failure_of
     from meshline.dal.exports import ExportStore
     from meshline.dal.secrets import SECRET_CACHE_SECONDS
+    from meshline.settings import IngestSettings
     from meshline.domain.audit import verify_chain
     from meshline_local.redrive import DLQ_SUFFIXES, dead_letters
     from meshline_local.samples import DEMO_SECRET, cancelled_body, routable_body, shopify_headers, sigv4_headers
@@ -475,7 +476,8 @@ def run(orders: int, seed: int = 7, rates: FaultRates = FaultRates(), *, progres
         inbox = stack.runtime.deployed.physical["OrderInboxQueue"]
         results = stack.runtime.deployed.physical["ResultsQueue"]
         receipts_table = environment["IngestFunction"]["RECEIPTS_TABLE"]
-        max_body_bytes = int(environment["IngestFunction"].get("MAX_WEBHOOK_BYTES", 512 * 1024))
+        max_body_bytes = int(environment["IngestFunction"].get("MAX_WEBHOOK_BYTES")
+                             or IngestSettings.model_fields["max_body_bytes"].default)
         exports = ExportStore(environment["DecideFunction"]["EXPORTS_TABLE"])
 
         aws_errors = AwsErrors(rates.throttle, rates.server_error, random.Random(seed + 2))
@@ -849,7 +851,7 @@ def run(orders: int, seed: int = 7, rates: FaultRates = FaultRates(), *, progres
         announced: Counter[tuple[str, str]] = Counter()
         for message in drain(tap):
             event = json.loads(message["Body"])
-            export_id = event["detail"].get("export", {}).get("export_id") or event["detail"].get("export_id")
+            export_id = event["detail"].get("export_id") or (event["detail"].get("export") or {}).get("export_id")
             announced[(event["detail-type"], export_id)] += 1
         bucket = environment["PublishFunction"]["ARCHIVE_BUCKET"]
         archived = Counter(

@@ -13,7 +13,7 @@ the clock it moves. Each injector counts what it actually injected, by kind.
   poller dies with the handler, so received messages stay invisible for their queue's
   visibility timeout and the stream resumes from its last checkpoint, as after a restart.
 - `HarnessClock`: Meshline's clock (freezegun, ticking) and SQS's clock in the moto server
-  (meshline_local.moto_server, workaround 6), always moved together, so a re-send "four
+  (meshline_local.moto_server, workaround 7), always moved together, so a re-send "four
   hours later" is four hours later for Meshline's receipts and for SQS FIFO's 5-minute
   deduplication window alike.
 

@@ -10,7 +10,8 @@ ingest (the webhook) -> decide -> publish; a rejection of all its lines over the
 warehouse's rejection on the results queue (acknowledge-results) holds them and starts an
 escalation (track-escalations keeps its task); a signed override of all 250 lines ships
 them (override-exports) and resolves it; a replay of the order (administer-policies); the
-sweep once the export's acknowledge_by has passed (sweep-follow-ups, run under freezegun).
+console's page (serve-console); the sweep once the export's acknowledge_by has passed
+(sweep-follow-ups, run under freezegun).
 
 For each process: RSS after the handler's imports (VmRSS); then the high-water mark is reset
 (/proc/self/clear_refs) and read again once the handler returned (VmHWM), so the handler's
@@ -161,6 +162,8 @@ def run(lines: int) -> tuple[dict[str, Peak], Peak, dict[str, int]]:
         for read in ("replay", "history"):
             get(runtime, f"/local/tenants/acme/orders/{order_id}/{read}")
         get(runtime, "/local/tenants/acme/exceptions")
+        page_status = runtime.handle_http("GET", "/local/console", {}, b"")[0]  # the console's page needs no credential
+        assert page_status == 200, f"/local/console: {page_status}"
         get(runtime, "/local/tenants/acme/reports/reconciliation?from=2026-11-01&to=2026-11-30")
         onboard(runtime, "initech")
         due = latest().sla.acknowledge_by

@@ -78,7 +78,7 @@ def test_sam_build_packages_handlers_and_a_layer_with_its_schemas(tmp_path):
     from meshline_local.provision import sam_functions
 
     functions = sam_functions()
-    assert len(functions) == 14
+    assert len(functions) == 15
     for function, properties in functions.items():
         handler = properties["Handler"].rsplit(".", 1)[0] + ".py"
         assert (tmp_path / "build" / function / handler).is_file(), f"{function}: {handler} not built"

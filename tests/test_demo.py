@@ -1,14 +1,20 @@
 """The README's first command: the demo runs to the end and shows what it promises."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_demo_runs_end_to_end_and_shows_a_rejection_and_reroute():
-    done = subprocess.run([sys.executable, "-m", "meshline_local", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    # As a developer runs it: without the Powertools variables tests/conftest.py sets for the tests.
+    env = {name: value for name, value in os.environ.items() if not name.startswith("POWERTOOLS_")}
+    done = subprocess.run([sys.executable, "-m", "meshline_local", "demo"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=240, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert "202  #1001: 2 tees: accepted" in out
@@ -23,3 +29,15 @@ def test_the_demo_runs_end_to_end_and_shows_a_rejection_and_reroute():
     assert "chain BROKEN" not in out and "(MISSING)" not in out
     assert out.count("acme:shopify-1001:v2  [route]  chain verified") == 1
     assert "answer 2     west: shipped" in out
+
+
+def test_the_local_process_gives_powertools_the_template_s_globals():
+    from meshline_local import LAMBDA_GLOBALS
+
+    class Tags(yaml.SafeLoader):
+        pass
+
+    Tags.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=Tags)
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert {name: variables[name] for name in LAMBDA_GLOBALS} == LAMBDA_GLOBALS

@@ -7,20 +7,25 @@ never decided out of order) while other orders go on.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import Json
+from pydantic import Field, Json
 
 from meshline.batch import SqsFifoProcessor
 from meshline.clock import utc_now
-from meshline.domain.events import OrderReceived
-from meshline.flows.decide import decide_order
+from meshline.domain.events import OrderReceived, OrderReceivedByReference
+from meshline.flows.decide import decide_order, received_order
 from meshline.observability import follow_order, logger, metrics, tracer
 from meshline.settings import decide_settings
 
 
+InboxMessage = Annotated[OrderReceived | OrderReceivedByReference, Field(discriminator="message_type")]
+
+
 class OrderReceivedRecord(SqsRecordModel):
-    body: Json[OrderReceived]  # type: ignore[assignment]
+    body: Json[InboxMessage]  # type: ignore[assignment]
 
 
 processor = SqsFifoProcessor(model=OrderReceivedRecord, skip_group_on_error=True)
@@ -28,7 +33,7 @@ processor = SqsFifoProcessor(model=OrderReceivedRecord, skip_group_on_error=True
 
 @tracer.capture_method
 def record_handler(record: OrderReceivedRecord) -> None:
-    message = record.body
+    message = received_order(record.body)
     follow_order(message.order.tenant_id, message.order.order_id)
     result = decide_order(decide_settings(), message, utc_now())
     logger.info("decided", extra={"outcome": str(result.outcome), "export_id": result.export_id})

@@ -5,6 +5,7 @@
                                                              escalation rung, and the chain's verification
     GET /tenants/{tenant_id}/orders/{order_id}/verification  the chain's verification alone
     GET /tenants/{tenant_id}/exceptions                      open escalations and exports at risk, by deadline
+    GET /caller                                              who the credential is: role, party, tenants
 
 Another tenant's or warehouse's object answers 404 exactly like a missing one; a warehouse
 credential asking for a history or the exception queue answers 403 (a role, not an object).
@@ -29,7 +30,16 @@ from meshline.clock import utc_now
 from meshline.dal.scope import Scope
 from meshline.domain.access import Role
 from meshline.domain.exports import EXPORT_ID_PATTERN, Export, MalformedExportId
-from meshline.flows.reads import MAX_HORIZON_HOURS, MAX_PAGE, BadCursor, ChainVerification, ExceptionQueue, OrderHistory, Reads
+from meshline.flows.reads import (
+    MAX_HORIZON_HOURS,
+    MAX_PAGE,
+    BadCursor,
+    CallerProfile,
+    ChainVerification,
+    ExceptionQueue,
+    OrderHistory,
+    Reads,
+)
 from meshline.observability import follow_order, logger, metrics, tracer
 from meshline.settings import read_settings
 
@@ -82,6 +92,13 @@ def get_exception_queue(
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> ExceptionQueue:
     return _reads("read the exception queue").exceptions(tenant_id, utc_now(), within_hours, limit, cursor)
+
+
+@app.get("/caller")
+@tracer.capture_method
+def get_caller() -> CallerProfile:
+    """Any credential may ask who it is: it learns nothing it was not issued with."""
+    return CallerProfile.of(caller_of(app))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -5,7 +5,8 @@ demo   starts moto, deploys template.yaml into it, seeds a demo merchant, sends 
        each resulting export and where it went (warehouse queue, event bus, S3 archive);
        then a warehouse rejects one order, Meshline re-routes it, and the other warehouse
        accepts and ships it.
-stack  the same stack in the foreground, for poking with the AWS CLI (--endpoint-url).
+stack  the same stack in the foreground, for poking with the AWS CLI (--endpoint-url), with
+       the operators' console at /<stage>/console and demo orders for it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from meshline.dal.aws import client
 from meshline.dal.exports import ExportStore
 from meshline.domain.audit import verify_chain
+from meshline_local.demo_orders import seed_demo_orders
 from meshline_local.runtime import LocalRuntime, print_line
 from meshline_local.samples import (
     DEMO_SECRET,
@@ -220,9 +222,14 @@ def run_stack(args: argparse.Namespace) -> int:
         seed_tenant(runtime)
         tokens = seed_credentials(runtime)
         add_bus_tap(runtime)
+        if args.demo_orders:
+            print("» seeding demo orders for the console (a few days of history, open work, one escalation)...", flush=True)
+            seed_demo_orders(runtime, tokens)
     api = runtime.serve_http("127.0.0.1", args.api_port)
+    base = f"http://127.0.0.1:{api.server_address[1]}/{args.stage}"
     print(f"moto (AWS APIs): {server.endpoint_url}   e.g. aws --endpoint-url {server.endpoint_url} sqs list-queues")
-    print(f"API:             http://127.0.0.1:{api.server_address[1]}/{args.stage}/webhooks/shopify/<tenant_id>")
+    print(f"API:             {base}/webhooks/shopify/<tenant_id>")
+    print(f"console:         {base}/console   (sign in with an operator credential below; docs: {base}/docs)")
     print(f"demo secret:     {DEMO_SECRET if args.seed_demo else '(not seeded)'}")
     for who, token in tokens.items():
         print(f"credential       {who}: Authorization: Bearer {token}")
@@ -256,10 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     stack.add_argument("--stage", default="local")
     stack.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))
     stack.add_argument("--no-seed", dest="seed_demo", action="store_false", help="do not seed the demo tenant")
-    from meshline_local import flags, operate
+    stack.add_argument("--no-orders", dest="demo_orders", action="store_false",
+                       help="seed the demo tenant and credentials, but no orders (the console's demo data)")
+    from meshline_local import flags, operate, signing
 
     operate.add_commands(commands)
     flags.add_commands(commands)
+    signing.add_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "demo":
         return run_demo(args)

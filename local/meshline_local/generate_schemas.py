@@ -14,7 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from meshline.domain.events import EVENT_DETAIL_MODELS, EVENT_SOURCE, OrderReceived
+from meshline.domain.events import (
+    EVENT_DETAIL_MODELS,
+    EVENT_SOURCE,
+    ExportByReference,
+    OrderReceived,
+    OrderReceivedByReference,
+)
 from meshline.domain.exports import Export
 from meshline.domain.orders import Order
 from meshline.domain.acknowledgements import AcknowledgementRequest
@@ -34,6 +40,8 @@ DOCUMENTS: dict[str, type[BaseModel]] = {
     "policy-draft.schema.json": PolicyDraft,
     "stock-snapshot.schema.json": StockSnapshot,
     "messages/order-received.schema.json": OrderReceived,
+    "messages/order-received-by-reference.schema.json": OrderReceivedByReference,
+    "messages/export-by-reference.schema.json": ExportByReference,
     "messages/acknowledgement.schema.json": AcknowledgementRequest,
     "sources/generic-order.schema.json": GenericOrder,
     "sources/bigcommerce-store.schema.json": StoreConfig,

@@ -1,9 +1,10 @@
 """moto's own server (`python -m meshline_local.moto_server -H HOST -p PORT`, the arguments
 of `moto_server`), with workarounds for costs in moto 5.2.5 that grow with what the stores
 hold (1, 2, 4 and 5: each made the fault harness quadratic in the number of orders), for
-one cost paid on every request (3), for SQS FIFO deduplication, which moto forgets as
-soon as a message is deleted (6), and for SQS FIFO order, which moto inverts when two
-messages of a group time out together (7). Our code changes none of moto's files: it replaces
+one cost paid on every request (3), for a limit moto does not keep (6: EventBridge's
+256 KB), for SQS FIFO deduplication, which moto forgets as soon as a message is deleted
+(7), and for SQS FIFO order, which moto inverts when two messages of a group time out
+together (8). Our code changes none of moto's files: it replaces
 some of moto's functions in this process only, before the server starts.
 
 Measured on 2026-11-26 with bench/fault_harness.py (counters read inside the moto process):
@@ -58,7 +59,13 @@ what the stores actually hold. Each workaround is checked by tests/stack/test_mo
    those three counts are left out while a message is being sent or received, which
    read none of them; GetQueueAttributes on its own still counts.
 
-6. SQS FIFO deduplication, and SQS's clock. moto 5.2.5 drops a FIFO send only when a
+6. Not a cost but a limit moto does not keep: EventBridge refuses a PutEvents request
+   whose entries add up to more than 256 KB (the entry size AWS documents: the time, the
+   source, the detail type, the detail and the resources, in UTF-8); moto takes any
+   size. Here the server refuses it as AWS does, so that an event too large for AWS
+   fails locally too (Meshline sends large exports by reference: meshline.dal.payloads).
+
+7. SQS FIFO deduplication, and SQS's clock. moto 5.2.5 drops a FIFO send only when a
    message with the same deduplication id is *still in the queue* and was sent less than
    five minutes earlier: once the first message is deleted (or moved to the DLQ), a resend
    one second later is delivered again, where SQS would drop it for the rest of the five
@@ -77,7 +84,7 @@ what the stores actually hold. Each workaround is checked by tests/stack/test_mo
    waits are scaled by the template's EscalationSecondsPerMinute). A reset of moto
    (/moto-api/reset) makes new queues, so it forgets the ids; the clock stays where it was.
 
-7. SQS FIFO order after a visibility timeout. moto keeps a received message "pending"
+8. SQS FIFO order after a visibility timeout. moto keeps a received message "pending"
    until a receive walks past it visible again, and skips a message whose group has a
    pending one, judging that as it walks: when two messages of one group were received
    together and both timed out (a consumer that crashed, or the local runtime's retry of
@@ -420,8 +427,35 @@ def advance_sqs_clock(endpoint_url: str, seconds: float) -> float:
         return float(json.loads(answer.read())["offset_seconds"])
 
 
+EVENT_ENTRIES_LIMIT = 256 * 1024
+
+
+def event_entry_size(entry: dict[str, Any]) -> int:
+    """PutEvents entry size, as AWS's "Calculating PutEvents event entry size" counts it."""
+    size = 14 if entry.get("Time") else 0
+    for name in ("Source", "DetailType", "Detail"):
+        size += len(str(entry.get(name) or "").encode("utf-8"))
+    return size + sum(len(str(resource).encode("utf-8")) for resource in entry.get("Resources") or [])
+
+
+def refuse_oversized_events() -> None:
+    from moto.events.exceptions import ValidationException
+    from moto.events.models import EventsBackend
+
+    put_events = EventsBackend.put_events
+
+    def put_events_within_limit(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        total = sum(event_entry_size(event) for event in events)
+        if total > EVENT_ENTRIES_LIMIT:
+            raise ValidationException(f"Total size of the entries in the request is over the limit ({total} bytes).")
+        return put_events(self, events)
+
+    EventsBackend.put_events = put_events_within_limit
+
+
 def apply_workarounds() -> None:
     _warn_if_untested()
+    refuse_oversized_events()
     stop_tracking_instances()
     back_up_touched_items_only()
     list_moto_modules_once()

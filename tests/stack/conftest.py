@@ -7,7 +7,7 @@ import os
 import pytest
 
 from meshline.dal.aws import client
-from meshline.dal.exports import ExportStore
+from meshline.dal.exports import ExportStore, stored_document
 from meshline.dal.tenants import TenantStore
 from meshline.flows.replay import Replayer
 from meshline_local.seed import add_bus_tap, bearer, seed_credentials, seed_tenant
@@ -62,7 +62,7 @@ class Stack:
     def all_exports(self) -> list[dict]:
         table = self.env["DecideFunction"]["EXPORTS_TABLE"]
         items = client("dynamodb").scan(TableName=table)["Items"]
-        return [json.loads(item["document"]["S"]) for item in items if item["sk"]["S"].startswith("V#")]
+        return [stored_document(item) for item in items if item["sk"]["S"].startswith("V#")]
 
 
 @pytest.fixture

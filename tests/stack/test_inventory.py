@@ -44,6 +44,7 @@ def test_backordered_lines_ship_when_stock_arrives(stack):
         "reason": "backorder", "tenant_id": "acme", "order_id": order_id, "export_id": first["export_id"],
         "service_level": "standard", "promised_by": first["sla"]["promised_by"],
         "lines": [{"line_id": first["lines"][0]["line_id"], "sku": "JERSEY-LTD", "quantity": 3}],
+        "part": 1, "parts": 1,
     }
     [queued] = stack.drain(client("sqs").get_queue_url(QueueName="meshline-local-backorders.fifo")["QueueUrl"])
     assert queued["MessageAttributes"]["promised_by"]["StringValue"] == first["sla"]["promised_by"]

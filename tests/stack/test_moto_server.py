@@ -1,8 +1,9 @@
 """The moto server the local stack starts (meshline_local.moto_server): a cancelled
 transaction still leaves nothing behind, a query still answers as DynamoDB does, neither
 costs more on a large table, a send costs the same on a full queue, and moto keeps no list
-of every object it ever made; FIFO deduplication lasts five minutes after a send, on an
-SQS clock that tests can move ahead, and a FIFO group timed out comes back in order."""
+of every object it ever made; EventBridge refuses events over 256 KB; FIFO deduplication
+lasts five minutes after a send, on an SQS clock that tests can move ahead, and a FIFO
+group timed out comes back in order."""
 
 import json
 import os
@@ -216,6 +217,20 @@ def test_a_send_or_a_receive_costs_the_same_on_a_queue_nobody_drains(queues):
         f"a send took {empty_send * 1000:.1f} ms on an empty queue, {full_send * 1000:.1f} ms on 3,015 messages"
     assert long_receive < max(5 * short_receive, 0.05), \
         f"a receive took {short_receive * 1000:.1f} ms on 10 messages, {long_receive * 1000:.1f} ms on 3,010"
+
+
+def test_events_over_256_kb_are_refused_as_eventbridge_refuses_them(table):
+    events = client("events")
+    bus = f"size-check-{uuid.uuid4().hex[:8]}"
+    events.create_event_bus(Name=bus)
+    entry = {"EventBusName": bus, "Source": "meshline.check", "DetailType": "Check"}
+    # At the limit (AWS counts the source, detail type and detail in UTF-8): accepted.
+    fitting = 256 * 1024 - len("meshline.check") - len("Check") - len('{"x":""}')
+    answer = events.put_events(Entries=[{**entry, "Detail": json.dumps({"x": "é" * (fitting // 2)}, ensure_ascii=False)}])
+    assert answer["FailedEntryCount"] == 0
+    with pytest.raises(ClientError, match="Total size of the entries in the request is over the limit"):
+        events.put_events(Entries=[{**entry, "Detail": json.dumps({"x": "a" * (fitting + 1)})}])
+    events.delete_event_bus(Name=bus)
 
 
 def _bodies(url: str, **receive) -> list[str]:

@@ -76,6 +76,12 @@ def test_each_credential_has_its_own_rate_limit(stack):
 
 
 def test_roles_are_enforced_on_every_kind_of_action(stack):
+    # Any credential may ask who it is (the console does), and learns nothing it was not issued with.
+    assert stack.call("GET", "/caller") == (200, {"role": "operator", "party": "agency:alice", "tenants": ["acme"],
+                                                  "warehouse_id": None})
+    assert stack.call("GET", "/caller", as_="east") == (200, {"role": "warehouse", "party": "3pl:east-logistics",
+                                                              "tenants": ["acme"], "warehouse_id": "east"})
+    assert raw_call(stack, "GET", "/caller", {}) == (401, {"message": "Unauthorized"})
     order_id = place(stack, 7101, [("TEE-BLK-M", 1)])
     first = latest(stack, order_id)
     holder = warehouse_of(first)
@@ -129,7 +135,9 @@ def test_the_read_api_shows_an_order_history_with_its_verified_chain_and_the_exc
     by_order = {entry["order_id"]: entry for entry in queue["entries"]}
     assert by_order[held_id]["kind"] == "escalated" and by_order[held_id]["export_id"] == held["export_id"]
     assert by_order[held_id]["reason"].startswith("held for review")
+    assert by_order[held_id]["warehouses"] == []  # a person holds every line
     assert by_order[routed_id]["kind"] == "awaiting_shipment"  # accepted, not yet shipped
+    assert by_order[routed_id]["warehouses"] == [other(holder)]  # the one it was re-routed to
 
     first_page = stack.call("GET", "/tenants/acme/exceptions?within_hours=48&limit=1")[1]
     assert len(first_page["entries"]) == 1 and first_page["next_cursor"]
@@ -180,6 +188,7 @@ def probes(order_id, export, operator="agency:carol"):
         ("get", "/tenants/{tenant_id}/orders/{order_id}/history"): None,
         ("get", "/tenants/{tenant_id}/orders/{order_id}/verification"): None,
         ("get", "/tenants/{tenant_id}/exceptions"): None,
+        ("get", "/caller"): None,  # names no object: it answers who the caller is (checked below)
         ("get", "/tenants/{tenant_id}/reports/sla"): None,
         ("get", "/tenants/{tenant_id}/reports/exceptions"): None,
         ("get", "/tenants/{tenant_id}/reports/acknowledgement-times"): None,
@@ -221,6 +230,10 @@ def test_every_route_answers_another_tenants_operator_404_with_no_data(stack, tw
         if signed_only[(method, path)]:
             assert (status, set(answer_)) == (403, {"message"}), (method, path, status, answer_)
             assert stack.runtime.invoker.invocations[invocations:] == [], "no handler may run for it"
+            continue
+        if path == "/caller":  # carol learns who she is, and of no tenant but her own
+            assert (status, answer_) == (200, {"role": "operator", "party": "agency:carol", "tenants": ["globex"],
+                                               "warehouse_id": None})
             continue
         assert status == 404, (method, path, status, answer_)
         assert set(answer_) == {"error", "message"} and answer_["error"] == "not_found", (method, path, answer_)

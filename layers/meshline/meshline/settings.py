@@ -27,7 +27,11 @@ class IngestSettings(_Environment):
     receipts_table: str = Field(alias="RECEIPTS_TABLE")
     tenant_parameter_prefix: str = Field(alias="TENANT_PARAMETER_PREFIX", pattern=r"^/.*[^/]$")
     dedup_days: PositiveInt = Field(alias="WEBHOOK_DEDUP_DAYS", default=30)
-    max_body_bytes: PositiveInt = Field(alias="MAX_WEBHOOK_BYTES", default=512 * 1024)
+    # Lambda takes at most 6 MB of request, the body JSON-escaped inside it: 4 MiB of order
+    # (a B2B order of ~8,000 Shopify lines) still fits. What then exceeds an SQS message
+    # travels by reference (meshline.dal.payloads).
+    max_body_bytes: PositiveInt = Field(alias="MAX_WEBHOOK_BYTES", default=4 * 1024 * 1024)
+    payloads_bucket: str = Field(alias="PAYLOADS_BUCKET")
     # BigCommerce: hosts besides api.bigcommerce.com that a tenant's API base may name
     # (comma-separated), and the recorded responses the local stack answers with.
     bigcommerce_api_hosts: str = Field(alias="BIGCOMMERCE_API_HOSTS", default="")
@@ -56,7 +60,11 @@ class FeatureFlagsSettings(_Environment):
 
 
 class _Deciding(_OrderTables, FeatureFlagsSettings):
-    """A flow that decides orders: it reads the flags that pick the policy version."""
+    """A flow that decides orders: it reads the flags that pick the policy version, and
+    writes exports, which go to S3 when too large for an item (meshline.dal.payloads).
+    Readers need no bucket: a reference names its own."""
+
+    payloads_bucket: str = Field(alias="PAYLOADS_BUCKET")
 
 
 class DecideSettings(_Deciding):
@@ -68,6 +76,7 @@ class AcknowledgeSettings(_Deciding):
 
 
 class PublishSettings(_OrderTables):
+    payloads_bucket: str = Field(alias="PAYLOADS_BUCKET")  # a quarantined export too large for an item
     archive_bucket: str = Field(alias="ARCHIVE_BUCKET")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
     escalation_state_machine_arn: str = Field(alias="ESCALATION_STATE_MACHINE_ARN")
@@ -91,6 +100,7 @@ class ReevaluateSettings(_Deciding):
 
 class EscalateSettings(_Environment):
     exports_table: str = Field(alias="EXPORTS_TABLE")
+    payloads_bucket: str = Field(alias="PAYLOADS_BUCKET")
 
 
 class PolicyAdminSettings(_OrderTables):
@@ -126,6 +136,7 @@ class ReadSettings(_OrderTables):
 
 
 class ReportSettings(_OrderTables):
+    tenant_read_role_arn: str | None = Field(alias="TENANT_READ_ROLE_ARN", default=None)
     receipts_table: str = Field(alias="RECEIPTS_TABLE")
     receipt_days: PositiveInt = Field(alias="WEBHOOK_DEDUP_DAYS", default=30)
     max_orders: PositiveInt = Field(alias="MAX_REPORT_ORDERS", default=5000)

@@ -3,7 +3,10 @@
 Items of one order (pk `ORDER#<tenant>#<order>`):
 - `V#<version>`: an export, its canonical JSON in `document` (the exact bytes that are
   hashed, published and archived), and in `inputs` the order and stock it was decided
-  from, so that it can be replayed (the export's `inputs_hash` seals them). Version 1
+  from, so that it can be replayed (the export's `inputs_hash` seals them). When the two
+  would not fit in an item (400 KB: a B2B order of ~1,200 lines), the inputs and then the
+  document move to S3 and the item keeps `inputs_ref`/`document_ref` in their place
+  (`meshline.dal.payloads`: named by their hash, checked on every read). Version 1
   also carries `tenant_orders`/`placed_key`, the keys of the sparse index of a tenant's
   orders by placed-at time (the dry run's "last N orders");
 - `TRIGGER#<trigger id>`: written in the same transaction as the export it caused, so a
@@ -36,12 +39,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from meshline.dal.aws import client
+from meshline.dal.payloads import EXPORTS, put_payload, read_payload
 from meshline.dal.scope import SYSTEM, Scope, order_not_found
 from meshline.dal.tenant_orders import TENANT_ORDERS_INDEX, placed_at_of, placed_between, placed_key
 from meshline.domain.access import NotVisible
 from meshline.domain.acknowledgements import Acknowledgement, AcknowledgementRequest
 from meshline.domain.exports import Export, canonical_json
 from meshline.domain.follow_ups import Attention, FollowUp, attention, next_follow_up
+from meshline.domain.payloads import EXPORT_ITEM_BUDGET, PayloadReference, utf8_size
 from meshline.domain.replay import DecisionInputs
 from meshline.domain.types import format_utc
 
@@ -56,7 +61,7 @@ REFUSED_PREFIX = "REFUSED#"
 FOLLOW_UPS_INDEX = "FollowUps"
 ATTENTION_INDEX = "TenantAttention"
 HEAD = "HEAD"
-DOCUMENTS = {"ProjectionExpression": "sk, #document, handed_at", "ExpressionAttributeNames": {"#document": "document"}}
+DOCUMENTS = {"ProjectionExpression": "sk, #document, document_ref, handed_at", "ExpressionAttributeNames": {"#document": "document"}}
 DUE_SHARDS = 4  # the sweep reads this many partitions of the index: no hot key at scale
 NOT_YET = "attribute_not_exists(pk)"
 
@@ -71,10 +76,35 @@ class StoredExport:
         return Export.model_validate(self.document)
 
 
+def stored_text(item: dict[str, Any], attribute: str) -> str | None:
+    """An attribute of a stored item, inline or behind its `<attribute>_ref`. Takes items
+    as the DynamoDB API returns them (`{"S": ...}`) and as stream handlers see them
+    (plain values)."""
+
+    def plain(name: str) -> str | None:
+        value = item.get(name)
+        return value.get("S") if isinstance(value, dict) else value
+
+    inline = plain(attribute)
+    if inline is not None:
+        return inline
+    reference = plain(f"{attribute}_ref")
+    if reference is None:
+        return None
+    return read_payload(PayloadReference.model_validate_json(reference)).decode("utf-8")
+
+
+def stored_document(item: dict[str, Any]) -> dict[str, Any]:
+    text = stored_text(item, "document")
+    if text is None:
+        raise KeyError(f"item {item.get('sk')} holds no document")
+    return json.loads(text)
+
+
 def _stored(item: dict[str, Any]) -> StoredExport:
-    inputs = item.get("inputs", {}).get("S")
+    inputs = stored_text(item, "inputs")
     return StoredExport(
-        document=json.loads(item["document"]["S"]),
+        document=stored_document(item),
         inputs=DecisionInputs.model_validate_json(inputs) if inputs else None,
     )
 
@@ -115,9 +145,12 @@ def version_key(version: int) -> str:
 
 
 class ExportStore:
-    def __init__(self, table: str, scope: Scope = SYSTEM):
+    def __init__(self, table: str, scope: Scope = SYSTEM, payloads_bucket: str | None = None):
+        """`payloads_bucket`: where documents too large for an item go; only writers need it
+        (a reference names its own bucket)."""
         self.table = table
         self.scope = scope
+        self.payloads_bucket = payloads_bucket
 
     def _order_pk(self, tenant_id: str, order_id: str) -> dict[str, str]:
         """Every read and write of an order's items is keyed through here, so all are scoped."""
@@ -138,11 +171,11 @@ class ExportStore:
 
     def latest(self, tenant_id: str, order_id: str) -> Export | None:
         item = self._latest_item(tenant_id, order_id)
-        return Export.model_validate_json(item["document"]["S"]) if item else None
+        return Export.model_validate_json(stored_text(item, "document") or "") if item else None
 
     def history(self, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
         """Every stored export document of an order, oldest first."""
-        return [json.loads(item["document"]["S"]) for item in self._query_prefix(tenant_id, order_id, VERSION_PREFIX)]
+        return [stored_document(item) for item in self._query_prefix(tenant_id, order_id, VERSION_PREFIX)]
 
     def append(
         self,
@@ -165,10 +198,9 @@ class ExportStore:
             "version": {"N": str(export.version)},
             "content_hash": {"S": export.content_hash},
             "created_at": {"S": format_utc(export.created_at)},
-            "document": {"S": export.canonical_json()},
+            **self._documents(export, inputs),
         }
         if inputs is not None:
-            export_item["inputs"] = {"S": inputs.model_dump_json()}
             if export.version == 1:
                 export_item["tenant_orders"] = {"S": export.tenant_id}
                 export_item["placed_key"] = {"S": placed_key(inputs.order.placed_at, export.order_id)}
@@ -199,6 +231,25 @@ class ExportStore:
         if acknowledgement is not None and "ConditionalCheckFailed" in reasons[3:5]:
             raise AckSequenceTaken(f"another acknowledgement took place {acknowledgement.sequence} first")
         raise RuntimeError(f"transaction cancelled: {reasons}")
+
+    def _documents(self, export: Export, inputs: DecisionInputs | None) -> dict[str, Any]:
+        """The export's document and inputs as item attributes: inline while they fit in an
+        item, else moved to S3, the inputs first (only a replay reads them)."""
+        texts = {"document": export.canonical_json()}
+        if inputs is not None:
+            texts["inputs"] = inputs.model_dump_json()
+        attributes: dict[str, Any] = {name: {"S": text} for name, text in texts.items()}
+        for name in ("inputs", "document"):
+            if sum(utf8_size(value["S"]) for value in attributes.values()) <= EXPORT_ITEM_BUDGET:
+                break
+            if name not in texts:
+                continue
+            if self.payloads_bucket is None:
+                raise RuntimeError(f"{export.export_id} is too large for an item and this store has no payloads bucket")
+            reference = put_payload(self.payloads_bucket, EXPORTS, export.tenant_id, texts[name].encode("utf-8"))
+            del attributes[name]
+            attributes[f"{name}_ref"] = {"S": reference.model_dump_json()}
+        return attributes
 
     def record_acknowledgement(self, acknowledgement: Acknowledgement, current: Export, follow_up: FollowUp | None) -> Recorded:
         """Store an answer as the next chain entry, only while its export version (`current`)
@@ -459,6 +510,13 @@ class ExportStore:
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def _quarantined_document(self, document: dict[str, Any]) -> dict[str, Any]:
+        text = canonical_json(document)
+        if utf8_size(text) <= EXPORT_ITEM_BUDGET or self.payloads_bucket is None:
+            return {"document": {"S": text}}
+        reference = put_payload(self.payloads_bucket, EXPORTS, str(document.get("tenant_id")), text.encode("utf-8"))
+        return {"document_ref": {"S": reference.model_dump_json()}}
+
     def quarantine(self, document: dict[str, Any], errors: list[str], now: datetime) -> bool:
         """Keep an export that failed validation; False if it was already quarantined."""
         try:
@@ -473,7 +531,7 @@ class ExportStore:
                     "order_id": {"S": str(document.get("order_id"))},
                     "quarantined_at": {"S": format_utc(now)},
                     "errors": {"L": [{"S": error} for error in errors]},
-                    "document": {"S": canonical_json(document)},
+                    **self._quarantined_document(document),
                 },
                 ConditionExpression="attribute_not_exists(pk)",
             )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,10 +66,15 @@ def gather_orders(exports: ExportStore, receipts: WebhookReceipts, window: Repor
         raise TooManyOrders(f"more than {at_most} orders were placed from {window.from_date} to {window.to_date}: "
                             "ask for a shorter window")
     order_ids = sorted(placed, key=lambda order_id: (placed[order_id], order_id))
+    def read(order_id: str) -> OrderPartition:
+        return OrderPartition.of(exports.order_items(tenant_id, order_id, True))
+
     client("dynamodb")  # created once, before the threads share it
     with ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
-        partitions = pool.map(lambda order_id: OrderPartition.of(exports.order_items(tenant_id, order_id, True)),
-                              order_ids)
+        # Each read runs in a copy of this context, so it goes with the same AWS session
+        # (meshline.dal.aws.acting_for: the caller's tenant's, where there is one).
+        reads = [pool.submit(copy_context().run, read, order_id) for order_id in order_ids]
+        partitions = [done.result() for done in reads]
         return [
             OrderRecord(
                 order_id=order_id, placed_at=placed[order_id],

@@ -2,7 +2,9 @@
 
 Every send is safe to repeat, because the stream that drives publication redelivers a
 record until it succeeds:
-- a warehouse queue deduplicates on the export id (grouped per order, so versions stay in order);
+- a warehouse queue deduplicates on the export's hash (grouped per order, so versions stay
+  in order); an export too large for a message (1 MiB) is sent as an `ExportByReference`
+  to its archived copy, which is written first;
 - the archive is written with If-None-Match, so a second put of the same export is a no-op;
 - the backorders queue is FIFO too, and deduplicates on the export id;
 - the event carries the export id for consumers to deduplicate on (EventBridge has no
@@ -12,15 +14,15 @@ record until it succeeds:
 from __future__ import annotations
 
 import hashlib
-import json
 from functools import cache
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from meshline.dal.aws import client
-from meshline.domain.events import EVENT_SOURCE
+from meshline.domain.events import EVENT_SOURCE, ArchiveLocation, ExportByReference
 from meshline.domain.exports import Export, canonical_json
+from meshline.domain.payloads import SQS_BODY_BUDGET, utf8_size
 from meshline.domain.types import format_utc
 
 
@@ -34,9 +36,18 @@ def _queue_url(name: str) -> str:
     return client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
 
 
-def deliver_to_warehouses(export: Export, stage: str) -> list[str]:
-    """Send the export to each warehouse that must act on it; returns the queue names."""
+def deliver_to_warehouses(export: Export, stage: str, archived: ArchiveLocation) -> list[str]:
+    """Send the export to each warehouse that must act on it; returns the queue names. An
+    export too large for a message travels by reference to its `archived` copy."""
     body = export.canonical_json()
+    kind = "export"
+    if utf8_size(body) > SQS_BODY_BUDGET:
+        kind = "reference"
+        body = canonical_json(ExportByReference(
+            export_id=export.export_id, tenant_id=export.tenant_id, order_id=export.order_id, version=export.version,
+            intended_action=export.intended_action, content_hash=export.content_hash,
+            fetch=f"/exports/{export.export_id}", archive=archived,
+        ).model_dump(mode="json"))
     names = []
     for warehouse_id in export.warehouses():
         name = warehouse_queue_name(stage, export.tenant_id, warehouse_id)
@@ -48,6 +59,7 @@ def deliver_to_warehouses(export: Export, stage: str) -> list[str]:
             MessageAttributes={
                 "export_id": {"DataType": "String", "StringValue": export.export_id},
                 "intended_action": {"DataType": "String", "StringValue": str(export.intended_action)},
+                "payload": {"DataType": "String", "StringValue": kind},
             },
         )
         names.append(name)
@@ -58,13 +70,14 @@ def archive_key(export: Export) -> str:
     return f"exports/{export.tenant_id}/{export.order_id}/v{export.version:010d}.json"
 
 
-def archive(export: Export, bucket: str) -> str:
+def archive(export: Export, bucket: str) -> ArchiveLocation:
     key = archive_key(export)
+    body = export.canonical_json().encode("utf-8")
     try:
         client("s3").put_object(
             Bucket=bucket,
             Key=key,
-            Body=export.canonical_json().encode("utf-8"),
+            Body=body,
             ContentType="application/json",
             IfNoneMatch="*",
             Metadata={"export-id": export.export_id, "content-hash": export.content_hash},
@@ -73,7 +86,7 @@ def archive(export: Export, bucket: str) -> str:
         # 412: this export was archived by an earlier, interrupted attempt; the key is its identity.
         if error.response["Error"]["Code"] not in {"PreconditionFailed", "412"}:
             raise
-    return key
+    return ArchiveLocation(bucket=bucket, key=key, sha256=hashlib.sha256(body).hexdigest(), size_bytes=len(body))
 
 
 def enqueue_backorder(queue_url: str, export: Export, line_ids: list[str]) -> None:
@@ -114,7 +127,3 @@ def put_event(bus: str, detail_type: str, detail: dict[str, Any], resources: lis
     if response.get("FailedEntryCount") or "EventId" not in entry:
         raise RuntimeError(f"EventBridge refused {detail_type}: {entry.get('ErrorCode')} {entry.get('ErrorMessage')}")
     return entry["EventId"]
-
-
-def stored_document(new_image: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(new_image["document"])

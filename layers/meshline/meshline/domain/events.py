@@ -9,9 +9,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from meshline.domain.exports import Export, Trigger
+from meshline.domain.exports import Export, IntendedAction, Trigger
 from meshline.domain.orders import Order
-from meshline.domain.types import OrderId, TenantId, UtcDatetime
+from meshline.domain.payloads import PayloadReference
+from meshline.domain.types import OrderId, Sha256Hex, TenantId, UtcDatetime
 
 EVENT_SOURCE = "meshline.exports"
 
@@ -26,11 +27,25 @@ class OrderReceived(BaseModel):
     order: Order
 
 
+class OrderReceivedByReference(BaseModel):
+    """Ingest -> decide, for an order too large for an SQS message: the order waits in S3."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"title": "OrderReceivedByReference"})
+
+    message_type: Literal["OrderReceivedByReference"] = "OrderReceivedByReference"
+    trigger: Trigger
+    tenant_id: TenantId
+    order_id: OrderId
+    order: PayloadReference = Field(description="The canonical order's JSON (an `Order`), in S3.")
+
+
 class ArchiveLocation(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     bucket: str
     key: str
+    sha256: Sha256Hex = Field(description="sha256 of the archived bytes: the export's canonical JSON.")
+    size_bytes: int = Field(gt=0)
 
 
 class ExportPublished(BaseModel):
@@ -38,9 +53,29 @@ class ExportPublished(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"title": "ExportPublished"})
 
-    export: Export
+    export_id: str
+    export: Export | None = Field(
+        description="The export; null when it would not fit in an event (256 KB): read it from `archive`.")
     archive: ArchiveLocation
     warehouse_queues: list[str] = Field(description="Names of the warehouse queues the export was delivered to.")
+
+
+class ExportByReference(BaseModel):
+    """What a warehouse queue carries in place of an export too large for an SQS message
+    (message attribute `payload` = `reference`). The warehouse reads the export with its
+    own credential from the operators' API (`fetch`), and checks its `content_hash`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"title": "ExportByReference"})
+
+    message_type: Literal["ExportByReference"] = "ExportByReference"
+    export_id: str
+    tenant_id: TenantId
+    order_id: OrderId
+    version: int = Field(gt=0)
+    intended_action: IntendedAction
+    content_hash: Sha256Hex
+    fetch: str = Field(description="The operators' API path that answers the export: GET it with the warehouse's credential.")
+    archive: ArchiveLocation
 
 
 class ExportQuarantined(BaseModel):
@@ -53,7 +88,9 @@ class ExportQuarantined(BaseModel):
     order_id: OrderId
     quarantined_at: UtcDatetime
     errors: list[str] = Field(min_length=1)
-    document: dict[str, Any] = Field(description="The export exactly as it was built, kept for repair.")
+    document: dict[str, Any] | None = Field(
+        description="The export exactly as it was built, kept for repair; null when too large for an event (see `document_reference`).")
+    document_reference: PayloadReference | None = None
 
 
 class BackorderedLine(BaseModel):
@@ -77,6 +114,9 @@ class CustomerNotificationRequested(BaseModel):
     service_level: str | None
     promised_by: UtcDatetime | None
     lines: list[BackorderedLine] = Field(min_length=1)
+    part: int = Field(default=1, ge=1, description="An export backordering more lines than one event holds (256 KB) "
+                                                   "announces them in parts, 1 to `parts`; (export_id, part) is unique.")
+    parts: int = Field(default=1, ge=1)
 
 
 EVENT_DETAIL_MODELS: dict[str, type[BaseModel]] = {

@@ -94,6 +94,9 @@ class Attention(BaseModel):
     deadline: UtcDatetime = Field(description="When it breaches (escalations) or lapses (ship_by, acknowledge_by, promise).")
     owner: str = Field(description="The export's owning party.")
     reason: str = Field(description="The exception path it is on, or what it waits for.")
+    # Defaulted: HEAD items written before the field existed still parse (and show none).
+    warehouses: list[str] = Field(default_factory=list, description=(
+        "Warehouses that must act on the current version, in its order; none while a person holds every line."))
 
 
 _FOLLOW_UP_ATTENTION = {
@@ -108,15 +111,15 @@ def attention(export: Export, follow_up: FollowUp | None) -> Attention | None:
     path = export.exception_path
     if path.kind is ExceptionKind.HUMAN_QUEUE and export.trigger.kind is TriggerKind.ESCALATION_BREACHED:
         return Attention(kind=AttentionKind.BREACHED, deadline=export.created_at, owner=export.owning_party,
-                         reason=f"escalation breached ({path.on})")
+                         reason=f"escalation breached ({path.on})", warehouses=export.warehouses())
     if export.intended_action is IntendedAction.HOLD_FOR_REVIEW:
         # The ladder's rungs run one after another from the held version: it breaches at the end.
         breach_at = export.created_at + timedelta(minutes=sum(rung.within_minutes for rung in path.ladder))
         return Attention(kind=AttentionKind.ESCALATED, deadline=breach_at, owner=export.owning_party,
-                         reason=f"held for review ({path.on})")
+                         reason=f"held for review ({path.on})", warehouses=export.warehouses())
     if follow_up is None:
         return None
     waiting = ", ".join(follow_up.warehouses)
     reason = f"{follow_up.kind} from {waiting}" if waiting else str(follow_up.kind)
     return Attention(kind=_FOLLOW_UP_ATTENTION[follow_up.kind], deadline=follow_up.due_at,
-                     owner=export.owning_party, reason=reason)
+                     owner=export.owning_party, reason=reason, warehouses=export.warehouses())

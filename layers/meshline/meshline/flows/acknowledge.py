@@ -67,7 +67,7 @@ def acknowledge(settings: AcknowledgeSettings, request: AcknowledgementRequest, 
     tenant_id, order_id, _ = parse_export_id(request.export_id)
     if scope.caller is not None and scope.caller.warehouse_id != request.warehouse_id:
         raise NotVisible(f"export {request.export_id}")
-    exports = ExportStore(settings.exports_table, scope)
+    exports = ExportStore(settings.exports_table, scope, settings.payloads_bucket)
     for _attempt in range(ATTEMPTS):
         try:
             return _acknowledge_once(settings, exports, tenant_id, order_id, request, now)

@@ -10,7 +10,9 @@ from meshline.dal.exports import Appended, ExportStore
 from meshline.dal.flags import policy_canary
 from meshline.dal.tenants import TenantStore
 from meshline.domain import routing
-from meshline.domain.events import OrderReceived
+from meshline.dal.payloads import PayloadUnreadable, read_payload
+from meshline.domain.events import OrderReceived, OrderReceivedByReference
+from meshline.domain.orders import Order
 from meshline.domain.exports import IntendedAction, TriggerKind
 from meshline.domain.replay import DecisionInputs
 from meshline.domain.validation import export_schema_errors
@@ -30,9 +32,20 @@ class DecideResult:
     export_id: str
 
 
+def received_order(message: OrderReceived | OrderReceivedByReference) -> OrderReceived:
+    """The inbox message with its order in hand, read from S3 when it came by reference."""
+    if isinstance(message, OrderReceived):
+        return message
+    order = Order.model_validate_json(read_payload(message.order))
+    if (order.tenant_id, order.order_id) != (message.tenant_id, message.order_id):
+        raise PayloadUnreadable(f"s3://{message.order.bucket}/{message.order.key} holds order "
+                                f"{order.tenant_id}:{order.order_id}, not {message.tenant_id}:{message.order_id}")
+    return OrderReceived(trigger=message.trigger, order=order)
+
+
 def decide_order(settings: DecideSettings, message: OrderReceived, now: datetime) -> DecideResult:
     order, trigger = message.order, message.trigger
-    exports = ExportStore(settings.exports_table)
+    exports = ExportStore(settings.exports_table, payloads_bucket=settings.payloads_bucket)
     previous = exports.latest(order.tenant_id, order.order_id)
     if previous is not None and previous.trigger.trigger_id == trigger.trigger_id:
         # The common redelivery: answered by the read we needed anyway, no write attempted.

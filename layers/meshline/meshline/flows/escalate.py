@@ -50,7 +50,7 @@ def record_outcome(settings: EscalateSettings, outcome: EscalationOutcome, now: 
                                            "rung": outcome.rung})
     if outcome.outcome != "breached":
         return None  # a resolution is the override version itself; a withdrawal changes nothing
-    exports = ExportStore(settings.exports_table)
+    exports = ExportStore(settings.exports_table, payloads_bucket=settings.payloads_bucket)
     stored = exports.latest_stored(outcome.tenant_id, outcome.order_id)
     if stored is None or stored.export.version != outcome.export_version:
         logger.info("breach of a superseded version: the newer version stands", extra={"escalation_id": outcome.escalation_id})

@@ -11,12 +11,14 @@ from typing import Any
 
 from meshline.dal import bigcommerce_store
 from meshline.dal.aws import client
+from meshline.dal.payloads import ORDERS, put_payload
 from meshline.dal.receipts import Delivery, WebhookReceipts
 from meshline.dal.secrets import SecretNotFound, webhook_secrets
 from meshline.domain.errors import MeshlineError
-from meshline.domain.events import OrderReceived
+from meshline.domain.events import OrderReceived, OrderReceivedByReference
 from meshline.domain.exports import Trigger, TriggerKind
 from meshline.domain.orders import Order, OrderStatus, Platform
+from meshline.domain.payloads import SQS_BODY_BUDGET, utf8_size
 from meshline.domain.types import format_utc
 from meshline.observability import MetricUnit, logger, metrics
 from meshline.platforms import bigcommerce, generic, shopify, woocommerce
@@ -208,6 +210,17 @@ BIGCOMMERCE = BigCommerceSource(
 SOURCES = {source.platform.value: source for source in (SHOPIFY, WOOCOMMERCE, GENERIC, BIGCOMMERCE)}
 
 
+def _inbox_message(settings: IngestSettings, trigger: Trigger, order: Order) -> str:
+    """The order for the decide step; by reference to S3 when it is too large for a message."""
+    body = OrderReceived(trigger=trigger, order=order).model_dump_json()
+    if utf8_size(body) <= SQS_BODY_BUDGET:
+        return body
+    reference = put_payload(settings.payloads_bucket, ORDERS, order.tenant_id, order.model_dump_json().encode("utf-8"))
+    metrics.add_metric(name="OrdersByReference", unit=MetricUnit.Count, value=1)
+    return OrderReceivedByReference(trigger=trigger, tenant_id=order.tenant_id, order_id=order.order_id,
+                                    order=reference).model_dump_json()
+
+
 def ingest_order(
     settings: IngestSettings, source: WebhookSource, tenant_id: str, headers: dict[str, str], body: bytes, now: datetime
 ) -> IngestResult:
@@ -269,10 +282,9 @@ def ingest_order(
     )
     # A duplicate is enqueued again: the first attempt may have crashed between the receipt
     # and the send, and the decide step ignores a trigger it has already applied.
-    message = OrderReceived(trigger=trigger, order=order)
     client("sqs").send_message(
         QueueUrl=settings.order_inbox_queue_url,
-        MessageBody=message.model_dump_json(),
+        MessageBody=_inbox_message(settings, trigger, order),
         MessageGroupId=f"{tenant_id}:{order.order_id}",
         MessageDeduplicationId=hashlib.sha256(f"{tenant_id}#{platform}#{delivery_id}".encode()).hexdigest(),
     )

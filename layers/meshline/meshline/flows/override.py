@@ -47,7 +47,7 @@ class StaleVersion(RuntimeError):
 def override(settings: OverrideSettings, tenant_id: str, order_id: str, request: OverrideRequest, now: datetime,
              scope: Scope = SYSTEM) -> Export:
     """`scope`: an operator overrides only within its tenants, and signs as itself."""
-    exports = ExportStore(settings.exports_table, scope)
+    exports = ExportStore(settings.exports_table, scope, settings.payloads_bucket)
     stored = exports.latest_stored(tenant_id, order_id)
     if stored is None or stored.inputs is None:
         raise UnknownOrder(f"order {tenant_id}:{order_id}")

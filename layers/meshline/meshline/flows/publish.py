@@ -13,16 +13,16 @@ from enum import StrEnum
 from typing import Any
 
 from meshline.dal import publication
-from meshline.dal.exports import QUARANTINE_PREFIX, VERSION_PREFIX, ExportStore
+from meshline.dal.exports import QUARANTINE_PREFIX, VERSION_PREFIX, ExportStore, stored_document
 from meshline.dal.tenants import TenantStore
 from meshline.domain.events import (
-    ArchiveLocation,
     BackorderedLine,
     CustomerNotificationRequested,
     ExportPublished,
     ExportQuarantined,
 )
 from meshline.domain.exports import Export, LineAction
+from meshline.domain.payloads import EVENT_DETAIL_BUDGET, PayloadReference, utf8_size
 from meshline.domain.validation import export_schema_errors
 from meshline.flows.escalate import start_if_escalating
 from meshline.observability import MetricUnit, logger, metrics
@@ -39,7 +39,7 @@ def publish_stored_item(settings: PublishSettings, new_image: dict[str, Any], no
     """`new_image` is the stream record's NewImage, already deserialized to plain values."""
     sort_key = str(new_image.get("sk", ""))
     if sort_key.startswith(VERSION_PREFIX):
-        return _publish_export(settings, json.loads(new_image["document"]), now)
+        return _publish_export(settings, stored_document(new_image), now)
     if sort_key.startswith(QUARANTINE_PREFIX):
         _announce_quarantine(settings, new_image)
         return Published.QUARANTINED
@@ -51,16 +51,17 @@ def _publish_export(settings: PublishSettings, document: dict[str, Any], now: da
     errors = export_schema_errors(document)
     if errors:
         # Kept in the table under QUARANTINE#, whose own stream record raises the event.
-        ExportStore(settings.exports_table).quarantine(document, [f"at publication: {e}" for e in errors], now)
+        exports = ExportStore(settings.exports_table, payloads_bucket=settings.payloads_bucket)
+        exports.quarantine(document, [f"at publication: {e}" for e in errors], now)
         metrics.add_metric(name="ExportsQuarantined", unit=MetricUnit.Count, value=1)
         logger.error("stored export failed its schema at publication", extra={"export_id": document.get("export_id")})
         return Published.QUARANTINED
     export = Export.model_validate(document)
-    key = publication.archive(export, settings.archive_bucket)
-    queues = publication.deliver_to_warehouses(export, settings.stage)
-    detail = ExportPublished(
-        export=export, archive=ArchiveLocation(bucket=settings.archive_bucket, key=key), warehouse_queues=queues
-    )
+    archived = publication.archive(export, settings.archive_bucket)
+    queues = publication.deliver_to_warehouses(export, settings.stage, archived)
+    detail = ExportPublished(export_id=export.export_id, export=export, archive=archived, warehouse_queues=queues)
+    if utf8_size(detail.model_dump_json()) > EVENT_DETAIL_BUDGET:
+        detail = detail.model_copy(update={"export": None})  # consumers read the archived copy
     publication.put_event(settings.event_bus_name, "ExportPublished", detail.model_dump(mode="json"))
     TenantStore(settings.tenants_table).watch(export)
     _announce_backorders(settings, export)
@@ -68,7 +69,7 @@ def _publish_export(settings: PublishSettings, document: dict[str, Any], now: da
     # the same execution (its name is the export's).
     start_if_escalating(settings.escalation_state_machine_arn, settings.escalation_seconds_per_minute, export)
     metrics.add_metric(name="ExportsPublished", unit=MetricUnit.Count, value=1)
-    logger.info("export published", extra={"export_id": export.export_id, "warehouse_queues": queues, "archive_key": key})
+    logger.info("export published", extra={"export_id": export.export_id, "warehouse_queues": queues, "archive_key": archived.key})
     return Published.PUBLISHED
 
 
@@ -78,19 +79,37 @@ def _announce_backorders(settings: PublishSettings, export: Export) -> None:
     backordered = [line for line in export.lines if line.action is LineAction.BACKORDER]
     if not backordered:
         return
-    before = ExportStore(settings.exports_table).stored(export.tenant_id, export.order_id, export.version - 1) if export.version > 1 else None
+    exports = ExportStore(settings.exports_table)  # reads only
+    before = exports.stored(export.tenant_id, export.order_id, export.version - 1) if export.version > 1 else None
     already = {line.line_id for line in before.export.lines if line.action is LineAction.BACKORDER} if before else set()
     new = [line for line in backordered if line.line_id not in already]
     if not new:
         return
     publication.enqueue_backorder(settings.backorders_queue_url, export, [line.line_id for line in new])
-    detail = CustomerNotificationRequested(
-        tenant_id=export.tenant_id, order_id=export.order_id, export_id=export.export_id,
-        service_level=export.sla.service_level, promised_by=export.sla.promised_by,
-        lines=[BackorderedLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity) for line in new],
-    )
-    publication.put_event(settings.event_bus_name, "CustomerNotificationRequested", detail.model_dump(mode="json"))
+    lines = [BackorderedLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity) for line in new]
+    parts = _event_parts(lines)
+    for number, part in enumerate(parts, 1):
+        detail = CustomerNotificationRequested(
+            tenant_id=export.tenant_id, order_id=export.order_id, export_id=export.export_id,
+            service_level=export.sla.service_level, promised_by=export.sla.promised_by,
+            lines=part, part=number, parts=len(parts),
+        )
+        publication.put_event(settings.event_bus_name, "CustomerNotificationRequested", detail.model_dump(mode="json"))
     metrics.add_metric(name="BackorderedLines", unit=MetricUnit.Count, value=len(new))
+
+
+def _event_parts(lines: list[BackorderedLine]) -> list[list[BackorderedLine]]:
+    """Consecutive runs of lines, each small enough for one event."""
+    parts: list[list[BackorderedLine]] = [[]]
+    size = 0
+    for line in lines:
+        line_size = utf8_size(line.model_dump_json()) + 1
+        if parts[-1] and size + line_size > EVENT_DETAIL_BUDGET:
+            parts.append([])
+            size = 0
+        parts[-1].append(line)
+        size += line_size
+    return parts
 
 
 def _announce_quarantine(settings: PublishSettings, new_image: dict[str, Any]) -> None:
@@ -100,6 +119,10 @@ def _announce_quarantine(settings: PublishSettings, new_image: dict[str, Any]) -
         order_id=new_image["order_id"],
         quarantined_at=new_image["quarantined_at"],
         errors=list(new_image["errors"]),
-        document=json.loads(new_image["document"]),
+        document=json.loads(new_image["document"]) if "document" in new_image else None,
+        document_reference=PayloadReference.model_validate_json(new_image["document_ref"]) if "document_ref" in new_image else None,
     )
+    if detail.document is not None and utf8_size(detail.model_dump_json()) > EVENT_DETAIL_BUDGET:
+        # Kept inline in the item, but too large for the event: the item is where to repair it.
+        detail = detail.model_copy(update={"document": None})
     publication.put_event(settings.event_bus_name, "ExportQuarantined", detail.model_dump(mode="json"))

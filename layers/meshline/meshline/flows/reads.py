@@ -1,7 +1,8 @@
 """The operators' read API: an export, an order's whole history, its chain, the exception queue.
 
 Every read goes through stores built for the caller's scope (`meshline.dal.scope`), so
-what another tenant or warehouse owns is never read, only reported as not found.
+what another tenant or warehouse owns is never read, only reported as not found; and with
+AWS credentials that IAM limits to the one tenant asked for (TenantReadRole).
 """
 
 from __future__ import annotations
@@ -9,15 +10,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from meshline.dal.aws import acting_for
 from meshline.dal.exports import ExportStore
 from meshline.dal.partitions import OrderPartition
-from meshline.dal.scope import Scope
-from meshline.domain.access import NotVisible
+from meshline.dal.scope import Scope, order_not_found
+from meshline.domain.access import Caller, NotVisible, Role
 from meshline.domain.acknowledgements import Acknowledgement
 from meshline.domain.audit import verify_chain
 from meshline.domain.escalations import HandedRung
@@ -70,6 +74,7 @@ class ExceptionEntry(BaseModel):
     seconds_left: int = Field(description="Until the deadline; negative once it has passed.")
     owner: str
     reason: str
+    warehouses: list[str] = Field(description="Warehouses that must act on this version; none while a person holds it.")
 
 
 class ExceptionQueue(BaseModel):
@@ -79,20 +84,46 @@ class ExceptionQueue(BaseModel):
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")
 
 
+class CallerProfile(BaseModel):
+    """Who the credential is, as the authorizer verified it: what a client (the console)
+    needs to know which tenants to offer. The credential's id and secret are not echoed."""
+
+    role: Role
+    party: str = Field(description="Who acts, e.g. 'agency:alice'; overrides are signed as this party.")
+    tenants: list[str] = Field(description="The tenants this credential may see, and nothing beyond them.")
+    warehouse_id: str | None = Field(default=None, description="For a warehouse credential: which warehouse.")
+
+    @classmethod
+    def of(cls, caller: Caller) -> CallerProfile:
+        return cls(role=caller.role, party=caller.party, tenants=list(caller.tenants), warehouse_id=caller.warehouse_id)
+
+
 class BadCursor(ValueError):
     pass
 
 
 class Reads:
+    """Each read acts for one tenant: the scope admits the caller to it, then the reads go
+    with a session of the tenant read role tagged with it (meshline.dal.aws.acting_for)."""
+
     def __init__(self, settings: ReadSettings, scope: Scope):
+        self.scope = scope
+        self.tenant_role_arn = settings.tenant_read_role_arn
         self.exports = ExportStore(settings.exports_table, scope)
+
+    def _acting_for(self, tenant_id: str, missing: Callable[[], LookupError]) -> AbstractContextManager[None]:
+        self.scope.require_tenant(tenant_id, missing)  # before any session is made for it
+        return acting_for(self.tenant_role_arn, tenant_id)
 
     def export(self, export_id: str) -> dict[str, Any]:
         tenant_id, order_id, version = parse_export_id(export_id)
-        return self.exports.visible(tenant_id, order_id, version)
+        with self._acting_for(tenant_id, lambda: NotVisible(f"export {tenant_id}:{order_id}:v{version}")):
+            return self.exports.visible(tenant_id, order_id, version)
 
     def history(self, tenant_id: str, order_id: str) -> OrderHistory:
-        partition = OrderPartition.of(self.exports.order_items(tenant_id, order_id))
+        with self._acting_for(tenant_id, order_not_found(tenant_id, order_id)):
+            items = self.exports.order_items(tenant_id, order_id)
+            partition = OrderPartition.of(items)  # reads large exports from S3, as the tenant too
         if not partition.versions:
             raise NotVisible(f"order {tenant_id}:{order_id}")
         report = verify_chain(partition.versions, partition.answers)
@@ -120,12 +151,13 @@ class Reads:
         if not 1 <= within_hours <= MAX_HORIZON_HOURS:
             raise ValueError(f"within_hours: between 1 and {MAX_HORIZON_HOURS}, got {within_hours}")
         until = now + timedelta(hours=within_hours)
-        found, after = self.exports.needing_attention(tenant_id, until, limit, _decode(cursor, tenant_id))
+        with self._acting_for(tenant_id, order_not_found(tenant_id, "*")):
+            found, after = self.exports.needing_attention(tenant_id, until, limit, _decode(cursor, tenant_id))
         entries = [
             ExceptionEntry(export_id=f"{tenant_id}:{order_id}:v{version}", order_id=order_id, version=version,
                            kind=needs.kind, deadline=needs.deadline,
                            seconds_left=int((needs.deadline - now).total_seconds()), owner=needs.owner,
-                           reason=needs.reason)
+                           reason=needs.reason, warehouses=needs.warehouses)
             for order_id, version, needs in found
         ]
         return ExceptionQueue(tenant_id=tenant_id, until=until, entries=entries,

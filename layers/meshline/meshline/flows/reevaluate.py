@@ -30,7 +30,8 @@ COMMITTED = (AckKind.ACCEPTED, AckKind.PICKED, AckKind.SHIPPED)
 
 def reevaluate(settings: ReevaluateSettings, change: InventoryLevelChanged, change_id: str, now: datetime) -> list[str]:
     """Returns the export ids of the new versions written."""
-    exports, tenants = ExportStore(settings.exports_table), TenantStore(settings.tenants_table, canary=policy_canary(settings))
+    exports = ExportStore(settings.exports_table, payloads_bucket=settings.payloads_bucket)
+    tenants = TenantStore(settings.tenants_table, canary=policy_canary(settings))
     tenants.set_stock_level(change.tenant_id, change.sku, change.warehouse_id, change.available)
     written = []
     for order_id in tenants.watchers(change.tenant_id, change.sku):

@@ -15,6 +15,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ValidationError
 
 from meshline.dal.exports import ExportStore
+from meshline.dal.aws import acting_for
 from meshline.dal.partitions import gather_orders
 from meshline.dal.receipts import WebhookReceipts
 from meshline.dal.scope import Scope
@@ -88,6 +89,7 @@ class Reports:
             return NotVisible(f"tenant {window.tenant_id}")
 
         self.scope.require_tenant(window.tenant_id, missing)
-        if self.tenants.active_policy(window.tenant_id) is None:
-            raise missing()
-        return gather_orders(self.exports, self.receipts, window, self.settings.max_orders)
+        with acting_for(self.settings.tenant_read_role_arn, window.tenant_id):  # IAM too: meshline.dal.aws
+            if self.tenants.active_policy(window.tenant_id) is None:
+                raise missing()
+            return gather_orders(self.exports, self.receipts, window, self.settings.max_orders)

@@ -49,7 +49,8 @@ class SweepReport:
 
 
 def sweep(settings: SweepSettings, now: datetime) -> SweepReport:
-    exports, tenants = ExportStore(settings.exports_table), TenantStore(settings.tenants_table, canary=policy_canary(settings))
+    exports = ExportStore(settings.exports_table, payloads_bucket=settings.payloads_bucket)
+    tenants = TenantStore(settings.tenants_table, canary=policy_canary(settings))
     report = SweepReport()
     for tenant_id, order_id, version in exports.due(now, limit=settings.batch_size):
         report.looked_at += 1
@@ -141,6 +142,6 @@ def _lapsing(settings: SweepSettings, exports: ExportStore, tenants: TenantStore
     if escalation is not None:
         breach_at = now + timedelta(seconds=sum(rung.timeout_seconds for rung in escalation.ladder))
         needs = Attention(kind=AttentionKind.ESCALATED, deadline=breach_at, owner=current.owning_party,
-                          reason=f"ship_by lapsed ({escalation.reason})")
+                          reason=f"ship_by lapsed ({escalation.reason})", warehouses=current.warehouses())
     exports.put_head(current, None, needs)  # escalated (or nobody to escalate to): the sweep stops chasing it
     return current.export_id if escalation is not None else None
