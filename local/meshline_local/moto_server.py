@@ -1,7 +1,10 @@
 """moto's own server (`python -m meshline_local.moto_server -H HOST -p PORT`, the arguments
 of `moto_server`), with workarounds for costs in moto 5.2.5 that grow with what the stores
-hold (1, 2, 4 and 5: each made the fault harness quadratic in the number of orders) and
-for one cost paid on every request (3). Our code changes none of moto's files: it replaces
+hold (1, 2, 4 and 5: each made the fault harness quadratic in the number of orders), for
+one cost paid on every request (3), for a limit moto does not keep (6: EventBridge's
+256 KB), for SQS FIFO deduplication, which moto forgets as soon as a message is deleted
+(7), and for SQS FIFO order, which moto inverts when two messages of a group time out
+together (8). Our code changes none of moto's files: it replaces
 some of moto's functions in this process only, before the server starts.
 
 Measured on 2026-11-26 with bench/fault_harness.py (counters read inside the moto process):
@@ -61,14 +64,46 @@ what the stores actually hold. Each workaround is checked by tests/stack/test_mo
    source, the detail type, the detail and the resources, in UTF-8); moto takes any
    size. Here the server refuses it as AWS does, so that an event too large for AWS
    fails locally too (Meshline sends large exports by reference: meshline.dal.payloads).
+
+7. SQS FIFO deduplication, and SQS's clock. moto 5.2.5 drops a FIFO send only when a
+   message with the same deduplication id is *still in the queue* and was sent less than
+   five minutes earlier: once the first message is deleted (or moved to the DLQ), a resend
+   one second later is delivered again, where SQS would drop it for the rest of the five
+   minutes after the first send, deleted or not. The opposite also happens: a message
+   nobody deletes keeps its id "in the window" for as long as this process's wall clock
+   says it is younger than five minutes, however much simulated time has passed. Here
+   each FIFO queue remembers every deduplication id it accepted for five minutes after
+   the send (scope: the queue, or the group with `DeduplicationScope: messageGroup`),
+   whether the message is still there or not, and a move to the DLQ is never deduplicated
+   (SQS moves the message itself). The five minutes are read from SQS's clock, which a
+   test or the fault harness can move ahead (`advance_sqs_clock`, POST
+   /meshline-local/sqs-clock {"advance_seconds": N}): a simulated retry four hours later
+   is then four hours later for deduplication, visibility timeouts, delays and retention
+   alike. Only SQS follows that clock; moto's other services keep this machine's (none
+   of what they model for Meshline depends on it: TTL is not modelled, Step Functions
+   waits are scaled by the template's EscalationSecondsPerMinute). A reset of moto
+   (/moto-api/reset) makes new queues, so it forgets the ids; the clock stays where it was.
+
+8. SQS FIFO order after a visibility timeout. moto keeps a received message "pending"
+   until a receive walks past it visible again, and skips a message whose group has a
+   pending one, judging that as it walks: when two messages of one group were received
+   together and both timed out (a consumer that crashed, or the local runtime's retry of
+   a failed batch), the walk frees the first, still sees its group held by the second,
+   skips it, frees the second and hands it out alone: the group's later message first.
+   Found by the fault harness (an order's creation decided before its cancellation that
+   had arrived first). Here each receive first releases the pending messages that are
+   visible again, so only messages really in flight hold their group, and a group's
+   messages come back in the order they were sent, as SQS guarantees.
 """
 
 from __future__ import annotations
 
 import copy
 import inspect
+import json
 import sys
 import threading
+from collections import OrderedDict
 from typing import Any
 
 TESTED_WITH = "5.2.5"
@@ -259,6 +294,139 @@ def count_messages_only_when_asked() -> None:
     SQSBackend.receive_message = marked_as_moving(SQSBackend.receive_message)  # type: ignore[method-assign]
 
 
+DEDUPLICATION_SECONDS = 300  # SQS: "within the 5-minute deduplication interval"
+SQS_CLOCK_PATH = "/meshline-local/sqs-clock"
+
+
+class _SqsClock:
+    """This machine's clock plus how far it has been moved ahead (only ever forward)."""
+
+    def __init__(self) -> None:
+        self.offset_seconds = 0.0
+        self.lock = threading.Lock()
+
+    def advance(self, seconds: float) -> float:
+        if seconds < 0:
+            raise ValueError("SQS's clock only moves forward")
+        with self.lock:
+            self.offset_seconds += seconds
+            return self.offset_seconds
+
+
+SQS_CLOCK = _SqsClock()
+
+
+def deduplicate_fifo_sends_for_five_minutes() -> None:
+    from moto.core import utils as core_utils
+    from moto.sqs import models as sqs_models
+    from moto.sqs.models import Queue, SQSBackend
+
+    if getattr(Queue.add_message, "meshline_workaround", False):
+        return
+    real_unix_time = core_utils.unix_time
+
+    def unix_time(dt: Any = None) -> float:
+        return real_unix_time(dt) if dt is not None else real_unix_time() + SQS_CLOCK.offset_seconds
+
+    def unix_time_millis(dt: Any = None) -> float:
+        return unix_time(dt) * 1000.0
+
+    # moto.sqs.models reads the time only through these two names (checked for 5.2.5).
+    sqs_models.unix_time = unix_time  # type: ignore[attr-defined]
+    sqs_models.unix_time_millis = unix_time_millis  # type: ignore[attr-defined]
+
+    original_add_message = Queue.add_message
+    sending = threading.local()  # set while this thread runs a SendMessage(Batch): a move to a DLQ is not a send
+
+    def add_message(self: Any, message: Any) -> None:
+        if self.lambda_event_source_mappings:
+            return original_add_message(self, message)  # never so locally: the runtime plays the mappings
+        if self.fifo_queue and getattr(sending, "depth", 0) and message.deduplication_id is not None:
+            now = unix_time()
+            remembered = self.__dict__.setdefault("meshline_deduplication_ids", OrderedDict())
+            while remembered and next(iter(remembered.values())) <= now:  # oldest first: the clock only moves forward
+                remembered.popitem(last=False)
+            scope = message.group_id if getattr(self, "deduplication_scope", "queue") == "messageGroup" else None
+            key = (scope, message.deduplication_id)
+            if key in remembered:
+                return  # accepted, not delivered: as SQS answers a duplicate within the interval
+            remembered[key] = now + DEDUPLICATION_SECONDS
+        with self._messages_lock:
+            self._messages.append(message)
+            self._messages_lock.notify_all()
+
+    def marked_as_sending(send: Any) -> Any:
+        def marked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            sending.depth = getattr(sending, "depth", 0) + 1
+            try:
+                return send(self, *args, **kwargs)
+            finally:
+                sending.depth -= 1
+
+        return marked
+
+    add_message.meshline_workaround = True  # type: ignore[attr-defined]
+    Queue.add_message = add_message  # type: ignore[method-assign]
+    SQSBackend.send_message = marked_as_sending(SQSBackend.send_message)  # type: ignore[method-assign]
+    SQSBackend.send_message_batch = marked_as_sending(SQSBackend.send_message_batch)  # type: ignore[method-assign]
+
+
+def release_timed_out_messages_before_receiving() -> None:
+    from moto.sqs.models import SQSBackend
+
+    receive = SQSBackend.receive_message
+    if getattr(receive, "meshline_releases", False):
+        return
+
+    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        queue = self.get_queue(queue_name)
+        for message in [message for message in queue._pending_messages if message.visible]:
+            queue._pending_messages.discard(message)  # its consumer timed out: it holds its group no longer
+        return receive(self, queue_name, *args, **kwargs)
+
+    receive_message.meshline_releases = True  # type: ignore[attr-defined]
+    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+
+
+def serve_sqs_clock() -> None:
+    """POST SQS_CLOCK_PATH {"advance_seconds": N} moves SQS's clock N seconds ahead; GET reads
+    how far ahead it is. Answered before moto's own dispatch sees the request."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    if getattr(DomainDispatcherApplication.__call__, "meshline_workaround", False):
+        return
+    dispatch = DomainDispatcherApplication.__call__
+
+    def __call__(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") != SQS_CLOCK_PATH:
+            return dispatch(self, environ, start_response)
+        try:
+            if environ["REQUEST_METHOD"] == "POST":
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                request = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                SQS_CLOCK.advance(float(request["advance_seconds"]))
+            body, status = json.dumps({"offset_seconds": SQS_CLOCK.offset_seconds}).encode(), "200 OK"
+        except (KeyError, ValueError) as error:
+            body, status = json.dumps({"message": f"expected {{\"advance_seconds\": N >= 0}}: {error}"}).encode(), "400 Bad Request"
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    __call__.meshline_workaround = True  # type: ignore[attr-defined]
+    DomainDispatcherApplication.__call__ = __call__  # type: ignore[method-assign]
+
+
+def advance_sqs_clock(endpoint_url: str, seconds: float) -> float:
+    """Move the local stack's SQS clock `seconds` ahead (e.g. as far as a test moved its own
+    with freezegun); returns how far ahead of this machine's clock it now is."""
+    import urllib.request
+
+    request = urllib.request.Request(f"{endpoint_url}{SQS_CLOCK_PATH}", method="POST",
+                                     data=json.dumps({"advance_seconds": seconds}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return float(json.loads(answer.read())["offset_seconds"])
+
+
 EVENT_ENTRIES_LIMIT = 256 * 1024
 
 
@@ -293,6 +461,9 @@ def apply_workarounds() -> None:
     list_moto_modules_once()
     query_one_partition()
     count_messages_only_when_asked()
+    deduplicate_fifo_sends_for_five_minutes()
+    release_timed_out_messages_before_receiving()
+    serve_sqs_clock()
 
 
 def main(argv: list[str] | None = None) -> None:

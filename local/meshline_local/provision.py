@@ -15,6 +15,7 @@ reads them from the translated template and plays them itself.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -58,13 +59,29 @@ class UnsupportedResource(RuntimeError):
     pass
 
 
+_PARSED: dict[tuple[Path, int, int], dict[str, Any]] = {}
+
+
+def _parsed(template_path: Path) -> dict[str, Any]:
+    """The template as parsed by samtranslator, a fresh copy each time: PyYAML takes most of
+    a second on template.yaml, and a stack restarts (tests, the fault harness's crashes)
+    parse it twice each time. Parsed again whenever the file changes."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    stat = template_path.stat()
+    key = (template_path, stat.st_mtime_ns, stat.st_size)
+    if key not in _PARSED:
+        _PARSED.clear()
+        _PARSED[key] = yaml_parse(template_path.read_text())
+    return copy.deepcopy(_PARSED[key])
+
+
 def translate(template_path: Path = TEMPLATE, region: str = "us-east-1") -> dict[str, Any]:
     """SAM -> CloudFormation, offline, as `sam deploy` would transform it."""
     import boto3
     from samtranslator.translator.transform import transform
-    from samtranslator.yaml_helper import yaml_parse
 
-    template = yaml_parse(template_path.read_text())
+    template = _parsed(template_path)
     # The transform wants code locations in S3; the local runtime reads CodeUri from here instead.
     for name, resource in template["Resources"].items():
         properties = resource.setdefault("Properties", {})
@@ -86,9 +103,7 @@ def translate(template_path: Path = TEMPLATE, region: str = "us-east-1") -> dict
 
 def sam_functions(template_path: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
     """The SAM functions as written (CodeUri and Handler locate the code on disk)."""
-    from samtranslator.yaml_helper import yaml_parse
-
-    template = yaml_parse(template_path.read_text())
+    template = _parsed(template_path)
     return {
         name: resource["Properties"]
         for name, resource in template["Resources"].items()

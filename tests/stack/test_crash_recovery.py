@@ -1,4 +1,5 @@
-"""Kill the process between the export's write and its publication: it is still published, once."""
+"""Kill the process between the export's write and its publication, or after publication before
+its checkpoint: it is still published, once, on every queue."""
 
 import json
 import signal
@@ -63,3 +64,22 @@ def test_killed_after_publication_before_its_checkpoint_the_warehouse_still_gets
     # EventBridge has no deduplication: consumers deduplicate on the export id it carries.
     announced = {json.loads(m["Body"])["detail"]["export"]["export_id"] for m in stack.drain(stack.tap_url)}
     assert announced == {"acme:shopify-1001:v1"}
+
+
+def test_killed_after_a_backorder_is_queued_the_restart_queues_it_once(stack):
+    """The backorders queue deduplicates on the export too: the redelivered record queues nothing new."""
+    body = routable_body(1003, "2026-11-25T09:30:00-05:00", [("JERSEY-LTD", 3)])  # no warehouse holds three
+    assert stack.post_webhook(body, shopify_headers(body, event_id="evt-1003"))[0] == 202
+    crashing = probe(stack, "after-send")
+    crashing.wait(timeout=60)
+    assert crashing.returncode == -signal.SIGKILL
+
+    restarted = probe(stack, "resume")
+    assert restarted.communicate(timeout=60)[0].strip() == "SETTLED"
+
+    [queued] = stack.drain(stack.env["PublishFunction"]["BACKORDERS_QUEUE_URL"])
+    assert json.loads(queued["Body"])["export_id"] == "acme:shopify-1003:v1"
+    # The customer notification is an event: consumers deduplicate on the export id it names.
+    notified = {json.loads(m["Body"])["detail"]["export_id"] for m in stack.drain(stack.tap_url)
+                if json.loads(m["Body"])["detail-type"] == "CustomerNotificationRequested"}
+    assert notified == {"acme:shopify-1003:v1"}

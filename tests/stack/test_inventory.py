@@ -46,7 +46,7 @@ def test_backordered_lines_ship_when_stock_arrives(stack):
         "lines": [{"line_id": first["lines"][0]["line_id"], "sku": "JERSEY-LTD", "quantity": 3}],
         "part": 1, "parts": 1,
     }
-    [queued] = stack.drain(client("sqs").get_queue_url(QueueName="meshline-local-backorders")["QueueUrl"])
+    [queued] = stack.drain(client("sqs").get_queue_url(QueueName="meshline-local-backorders.fifo")["QueueUrl"])
     assert queued["MessageAttributes"]["promised_by"]["StringValue"] == first["sla"]["promised_by"]
     assert json.loads(queued["Body"])["line_ids"] == [first["lines"][0]["line_id"]]
     stock_changed(stack, "JERSEY-LTD", "east", 2)  # east 2 + west 2: still no single warehouse holds 3

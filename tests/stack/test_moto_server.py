@@ -1,7 +1,9 @@
 """The moto server the local stack starts (meshline_local.moto_server): a cancelled
 transaction still leaves nothing behind, a query still answers as DynamoDB does, neither
 costs more on a large table, a send costs the same on a full queue, and moto keeps no list
-of every object it ever made."""
+of every object it ever made; EventBridge refuses events over 256 KB; FIFO deduplication
+lasts five minutes after a send, on an SQS clock that tests can move ahead, and a FIFO
+group timed out comes back in order."""
 
 import json
 import os
@@ -14,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from meshline.dal.aws import client
+from meshline_local.moto_server import DEDUPLICATION_SECONDS, SQS_CLOCK_PATH, advance_sqs_clock
 from meshline_local.stack import use_endpoint
 
 
@@ -228,3 +231,60 @@ def test_events_over_256_kb_are_refused_as_eventbridge_refuses_them(table):
     with pytest.raises(ClientError, match="Total size of the entries in the request is over the limit"):
         events.put_events(Entries=[{**entry, "Detail": json.dumps({"x": "a" * (fitting + 1)})}])
     events.delete_event_bus(Name=bus)
+
+
+def _bodies(url: str, **receive) -> list[str]:
+    sqs, bodies = client("sqs"), []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, **receive).get("Messages"):
+        for message in batch:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def test_a_fifo_queue_drops_a_resent_id_for_five_minutes_after_the_first_send_deleted_or_not(queues, moto_server):
+    """moto 5.2.5 forgets a deduplication id once its message is deleted; SQS keeps it for
+    the five minutes after the send. Past them, on SQS's (moved) clock, the id is new again,
+    even while the first message is still in the queue."""
+    sqs, fifo = client("sqs"), queues["fifo"]
+    sqs.send_message(QueueUrl=fifo, MessageBody="first", MessageGroupId="g", MessageDeduplicationId="delivery-1")
+    assert _bodies(fifo) == ["first"]
+    sqs.send_message(QueueUrl=fifo, MessageBody="resent", MessageGroupId="g", MessageDeduplicationId="delivery-1")
+    assert _bodies(fifo) == []  # dropped: the first was deleted, but less than five minutes ago
+
+    sqs.send_message(QueueUrl=fifo, MessageBody="kept", MessageGroupId="h", MessageDeduplicationId="delivery-2")
+    advance_sqs_clock(moto_server.endpoint_url, DEDUPLICATION_SECONDS + 1)
+    sqs.send_message(QueueUrl=fifo, MessageBody="four hours later", MessageGroupId="g", MessageDeduplicationId="delivery-1")
+    sqs.send_message(QueueUrl=fifo, MessageBody="kept, resent", MessageGroupId="h", MessageDeduplicationId="delivery-2")
+    assert sorted(_bodies(fifo)) == ["four hours later", "kept", "kept, resent"]
+
+
+def test_visibility_timeouts_follow_the_moved_sqs_clock(queues, moto_server):
+    sqs, standard = client("sqs"), queues["standard"]
+    sqs.send_message(QueueUrl=standard, MessageBody="in flight")
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=standard, VisibilityTimeout=180)["Messages"]] == ["in flight"]
+    assert sqs.receive_message(QueueUrl=standard).get("Messages") is None  # a crashed consumer still holds it
+    advance_sqs_clock(moto_server.endpoint_url, 181)
+    assert _bodies(standard) == ["in flight"]
+
+
+def test_the_sqs_clock_only_moves_forward(moto_server):
+    import urllib.error
+
+    request = urllib.request.Request(f"{moto_server.endpoint_url}{SQS_CLOCK_PATH}", method="POST",
+                                     data=json.dumps({"advance_seconds": -1}).encode())
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 400 and "advance_seconds" in json.loads(refused.value.read())["message"]
+
+
+def test_a_fifo_group_comes_back_in_order_after_its_messages_time_out_together(queues, moto_server):
+    """moto 5.2.5 handed out the group's second message alone, then the first: an order's
+    creation decided before the cancellation that had arrived first."""
+    sqs, fifo = client("sqs"), queues["fifo"]
+    for body in ("cancellation", "creation"):
+        sqs.send_message(QueueUrl=fifo, MessageBody=body, MessageGroupId="order-1")
+    received = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10, VisibilityTimeout=60)["Messages"]
+    assert [m["Body"] for m in received] == ["cancellation", "creation"]  # then the consumer crashed
+    advance_sqs_clock(moto_server.endpoint_url, 61)
+    assert _bodies(fifo) == ["cancellation", "creation"]

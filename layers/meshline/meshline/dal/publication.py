@@ -6,6 +6,7 @@ record until it succeeds:
   in order); an export too large for a message (1 MiB) is sent as an `ExportByReference`
   to its archived copy, which is written first;
 - the archive is written with If-None-Match, so a second put of the same export is a no-op;
+- the backorders queue is FIFO too, and deduplicates on the export id;
 - the event carries the export id for consumers to deduplicate on (EventBridge has no
   deduplication of its own), and is sent last, so it only repeats if it was itself interrupted.
 """
@@ -89,11 +90,14 @@ def archive(export: Export, bucket: str) -> ArchiveLocation:
 
 
 def enqueue_backorder(queue_url: str, export: Export, line_ids: list[str]) -> None:
-    """The backorder queue, read by whoever chases stock: one message per export version
-    that backorders lines anew, its promise date in an attribute to sort or filter on.
-    The deduplication id makes a repeated publication harmless where the queue is FIFO."""
+    """The backorder queue (FIFO), read by whoever chases stock: one message per export
+    version that backorders lines anew, its promise date in an attribute to sort or filter
+    on. Its deduplication id is the export's, so a publication the stream retries (after a
+    crash past this send) queues nothing new; grouped per order, so versions stay in order."""
     client("sqs").send_message(
         QueueUrl=queue_url,
+        MessageGroupId=f"{export.tenant_id}:{export.order_id}",
+        MessageDeduplicationId=hashlib.sha256(f"backorder#{export.export_id}".encode()).hexdigest(),
         MessageBody=canonical_json({"export_id": export.export_id, "tenant_id": export.tenant_id,
                                     "order_id": export.order_id, "line_ids": line_ids,
                                     "promised_by": format_utc(export.sla.promised_by) if export.sla.promised_by else None,
