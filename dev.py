@@ -84,6 +84,15 @@ def _run(*args: str) -> int:
     return subprocess.call(list(args), cwd=ROOT, env=env)
 
 
+def _parallel(rest: list[str]) -> list[str]:
+    """The suite runs on every core (pytest-xdist), a test file per worker so that its
+    fixtures are built once: 12 min instead of 18 on the 2-core CI machine, measured on
+    2026-11-26. Each worker starts its own moto server. `-n 0` (or any -n) overrides."""
+    if any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in rest):
+        return []
+    return ["-n", "auto", "--dist", "loadfile"]
+
+
 COMMANDS = {
     "demo": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "demo", *rest),
     "stack": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "stack", *rest),
@@ -94,7 +103,7 @@ COMMANDS = {
     "flags": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "flags", *rest),
     "sign": lambda rest: _run(str(PYTHON), "-m", "meshline_local", "sign", *rest),
     "bench": lambda rest: _run(str(PYTHON), "-m", "bench", *rest),
-    "test": lambda rest: _run(str(PYTHON), "-m", "pytest", *rest),
+    "test": lambda rest: _run(str(PYTHON), "-m", "pytest", *_parallel(rest), *rest),
     "schemas": lambda rest: _run(str(PYTHON), "-m", "meshline_local.generate_schemas", *rest),
     "build": lambda rest: _run(str(BIN / "sam"), "build", *rest),
     "validate": lambda rest: _run(str(BIN / "sam"), "validate", "--lint", *rest),

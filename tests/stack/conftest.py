@@ -12,6 +12,7 @@ from meshline.dal.tenants import TenantStore
 from meshline.flows.replay import Replayer
 from meshline_local.seed import add_bus_tap, bearer, seed_credentials, seed_tenant
 from meshline_local.stack import MotoServer, start_runtime
+from tests.conftest import REPLAY_TOTALS
 
 
 @pytest.fixture(scope="session")
@@ -82,14 +83,14 @@ def stack(moto_server, tmp_path):
     stop_running_executions()
     # Every export any stack test produced must replay to exactly itself.
     results = list(Replayer(deployed.exports, deployed.tenants).replay_all())
-    REPLAYED.extend(results)
+    REPLAY_TOTALS[0] += len(results)
+    REPLAY_TOTALS[1] += sum(result.reproduced for result in results)
     os.environ.clear()
     os.environ.update(saved)
     failures = [f"{r.export_id}: {r.problem or '; '.join(map(str, r.differences))}" for r in results if not r.reproduced]
     assert not failures, "replay did not reproduce:\n" + "\n".join(failures)
 
 
-REPLAYED: list = []
 ESCALATION_SECONDS_PER_MINUTE = "0.02"
 FEATURE_FLAGS_MAX_AGE_SECONDS = "1"
 
@@ -100,10 +101,3 @@ def stop_running_executions() -> None:
     for machine in sfn.list_state_machines()["stateMachines"]:
         for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")["executions"]:
             sfn.stop_execution(executionArn=execution["executionArn"])
-
-
-def pytest_terminal_summary(terminalreporter):
-    if REPLAYED:
-        reproduced = sum(result.reproduced for result in REPLAYED)
-        terminalreporter.write_line(f"replay: {reproduced} of {len(REPLAYED)} exports produced by the stack tests reproduced exactly")
-
