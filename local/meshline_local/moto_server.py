@@ -279,13 +279,7 @@ def count_messages_only_when_asked() -> None:
         setattr(Queue, name, uncounted_while_moving(getattr(Queue, name)))
 
     def marked_as_moving(move: Any) -> Any:
-        def marked(self: Any, *args: Any, **kwargs: Any) -> Any:
-            moving.depth = getattr(moving, "depth", 0) + 1
-            try:
-                return move(self, *args, **kwargs)
-            finally:
-                moving.depth -= 1
-
+        marked = _flagged_while_running(moving, move)
         marked.meshline_workaround = True  # type: ignore[attr-defined]
         return marked
 
@@ -356,14 +350,7 @@ def deduplicate_fifo_sends_for_five_minutes() -> None:
             self._messages_lock.notify_all()
 
     def marked_as_sending(send: Any) -> Any:
-        def marked(self: Any, *args: Any, **kwargs: Any) -> Any:
-            sending.depth = getattr(sending, "depth", 0) + 1
-            try:
-                return send(self, *args, **kwargs)
-            finally:
-                sending.depth -= 1
-
-        return marked
+        return _flagged_while_running(sending, send)
 
     add_message.meshline_workaround = True  # type: ignore[attr-defined]
     Queue.add_message = add_message  # type: ignore[method-assign]
@@ -451,6 +438,20 @@ def refuse_oversized_events() -> None:
         return put_events(self, events)
 
     EventsBackend.put_events = put_events_within_limit
+
+
+def _flagged_while_running(flag: threading.local, method: Any) -> Any:
+    """`method`, raising `flag.depth` on this thread while it runs (nested calls included),
+    for code it calls to tell whether it runs inside it."""
+
+    def flagged(self: Any, *args: Any, **kwargs: Any) -> Any:
+        flag.depth = getattr(flag, "depth", 0) + 1
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            flag.depth -= 1
+
+    return flagged
 
 
 def apply_workarounds() -> None:

@@ -273,12 +273,17 @@ def test_keyboard_only_opens_the_planted_escalation_its_timeline_and_explanation
     screenshot(page, "03-timeline.png")
 
 
-def test_a_signed_override_creates_a_new_version_that_the_timeline_shows(console, open_page, tmp_path, capsys):
+def override_form(console, open_page, order_id):
+    """alice's page on acme's order with its override form drawn, and the order's latest stored version."""
     page = open_page()
     sign_in(page, console)
-    page.goto(f"{console['url']}#/orders/acme/{PLANTED_ORDER}")
+    page.goto(f"{console['url']}#/orders/acme/{order_id}")
     page.wait_for_selector("#override-form")
-    held = max(console["exports"].history("acme", PLANTED_ORDER), key=lambda d: d["version"])
+    return page, max(console["exports"].history("acme", order_id), key=lambda d: d["version"])
+
+
+def test_a_signed_override_creates_a_new_version_that_the_timeline_shows(console, open_page, tmp_path, capsys):
+    page, held = override_form(console, open_page, PLANTED_ORDER)
     line_id = held["lines"][0]["line_id"]
     justification = "The customer confirmed the corrected address by phone: ship from east as planned."
     page.fill("#reason-code", "address_corrected")
@@ -312,11 +317,7 @@ def test_a_signed_override_creates_a_new_version_that_the_timeline_shows(console
 
 def test_an_override_of_a_version_that_moved_on_gets_a_clear_message(console, open_page, tmp_path, capsys):
     order_id = "shopify-2004"
-    page = open_page()
-    sign_in(page, console)
-    page.goto(f"{console['url']}#/orders/acme/{order_id}")
-    page.wait_for_selector("#override-form")
-    seen = max(console["exports"].history("acme", order_id), key=lambda d: d["version"])
+    page, seen = override_form(console, open_page, order_id)
     line_id = seen["lines"][0]["line_id"]
     page.select_option(f"#change-{line_id}", "cancel")
     assert page.is_visible("#approver") and "cancel" in page.inner_text("#approver-needed")

@@ -94,11 +94,15 @@ def stored_text(item: dict[str, Any], attribute: str) -> str | None:
     return read_payload(PayloadReference.model_validate_json(reference)).decode("utf-8")
 
 
-def stored_document(item: dict[str, Any]) -> dict[str, Any]:
+def document_text(item: dict[str, Any]) -> str:
     text = stored_text(item, "document")
     if text is None:
         raise KeyError(f"item {item.get('sk')} holds no document")
-    return json.loads(text)
+    return text
+
+
+def stored_document(item: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(document_text(item))
 
 
 def _stored(item: dict[str, Any]) -> StoredExport:
@@ -171,7 +175,7 @@ class ExportStore:
 
     def latest(self, tenant_id: str, order_id: str) -> Export | None:
         item = self._latest_item(tenant_id, order_id)
-        return Export.model_validate_json(stored_text(item, "document") or "") if item else None
+        return Export.model_validate_json(document_text(item)) if item else None
 
     def history(self, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
         """Every stored export document of an order, oldest first."""

@@ -59,9 +59,9 @@ def _publish_export(settings: PublishSettings, document: dict[str, Any], now: da
     export = Export.model_validate(document)
     archived = publication.archive(export, settings.archive_bucket)
     queues = publication.deliver_to_warehouses(export, settings.stage, archived)
-    detail = ExportPublished(export_id=export.export_id, export=export, archive=archived, warehouse_queues=queues)
-    if utf8_size(detail.model_dump_json()) > EVENT_DETAIL_BUDGET:
-        detail = detail.model_copy(update={"export": None})  # consumers read the archived copy
+    # The archived bytes are the export's canonical JSON: their size is the export's in the event.
+    inline = export if archived.size_bytes <= EVENT_DETAIL_BUDGET else None  # else consumers read the archive
+    detail = ExportPublished(export_id=export.export_id, export=inline, archive=archived, warehouse_queues=queues)
     publication.put_event(settings.event_bus_name, "ExportPublished", detail.model_dump(mode="json"))
     TenantStore(settings.tenants_table).watch(export)
     _announce_backorders(settings, export)
