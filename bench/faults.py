@@ -277,7 +277,7 @@ class HarnessClock:
     server's clock, moved by as much): only ever moved forward, both at once."""
 
     def __init__(self, start: datetime, endpoint_url: str):
-        from freezegun import freeze_time
+        from meshline_local.freezing import freeze_time
 
         self.endpoint_url = endpoint_url
         self._freezer = freeze_time(start, tick=True)

@@ -36,6 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RUNNER = textwrap.dedent("""
+    import time
+    clock = time.perf_counter  # kept: freezegun stops time.perf_counter too
+    started = clock()
     import json, sys, types
     def status_kb(key):
         with open("/proc/self/status") as status:
@@ -43,9 +46,11 @@ RUNNER = textwrap.dedent("""
     job = json.loads(open(sys.argv[1]).read())
     if job["frozen_at"]:
         from freezegun import freeze_time
+        from meshline_local.freezing import build_models
     sys.path.insert(0, job["code_dir"])
     module, name = job["handler"].rsplit(".", 1)
     entry = getattr(__import__(module), name)
+    imported = clock()
     after_import, import_peak = status_kb("VmRSS"), status_kb("VmHWM")
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")  # the high-water mark starts again from the RSS after imports
@@ -53,11 +58,19 @@ RUNNER = textwrap.dedent("""
                                     aws_request_id="bench", function_version="$LATEST", log_group_name="", log_stream_name="bench",
                                     get_remaining_time_in_millis=lambda: 60000)
     if job["frozen_at"]:
+        build_models(import_all=False)  # the handler's models only: pydantic cannot build them once frozen
         freeze_time(job["frozen_at"]).start()
+    handling = clock()
+    if job['name'].endswith(__import__('os').environ.get('XPROF', '@@')):
+        import cProfile; prof = cProfile.Profile(); prof.enable()
     result = entry(job["event"], context)
+    handled = clock()
+    if job['name'].endswith(__import__('os').environ.get('XPROF', '@@')):
+        prof.disable(); prof.dump_stats('/tmp/xprof-' + job['name'])
     with open(sys.argv[2], "w") as out:
         json.dump({"result": result, "after_import_kb": after_import, "import_peak_kb": import_peak,
-                   "handler_peak_kb": status_kb("VmHWM")}, out)
+                   "handler_peak_kb": status_kb("VmHWM"), "import_seconds": imported - started,
+                   "handler_seconds": handled - handling}, out)
 """)
 
 BARE = textwrap.dedent("""
@@ -78,6 +91,8 @@ class Peak:
     after_import_kb: int
     handler_peak_kb: int
     peak_kb: int
+    import_seconds: float = 0.0  # the handler module's import, in a fresh interpreter
+    handler_seconds: float = 0.0  # its first (and only) event, against the local moto server
 
     @property
     def handler_growth_kb(self) -> int:
@@ -102,7 +117,7 @@ def _invoker_class():
             job.write_text(json.dumps({"code_dir": str(function.code_dir), "handler": function.handler, "name": function.name,
                                        "memory": function.memory, "arn": function.arn, "frozen_at": self.frozen_at})[:-1]
                            + f', "event": {event_json}}}')
-            keep = ("PATH", "HOME", "LANG", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+            keep = ("PATH", "HOME", "LANG", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "XPROF")
             env = {**{k: v for k, v in os.environ.items() if k in keep}, **function.environment,
                    "AWS_LAMBDA_FUNCTION_NAME": function.name, "PYTHONDONTWRITEBYTECODE": "1"}
             started = time.perf_counter()
@@ -113,14 +128,15 @@ def _invoker_class():
             measured = json.loads(out.read_text())
             self.peaks.setdefault(function.logical_id, []).append(Peak(
                 len(event_json) / 1024, measured["after_import_kb"], measured["handler_peak_kb"],
-                max(measured["import_peak_kb"], measured["handler_peak_kb"])))
+                max(measured["import_peak_kb"], measured["handler_peak_kb"]),
+                measured["import_seconds"], measured["handler_seconds"]))
             return measured["result"]
 
     return Measured
 
 
-def run(lines: int) -> tuple[dict[str, Peak], Peak, dict[str, int]]:
-    """Per function, its invocation with the largest peak; the bare handler's; MemorySize (MB) per function."""
+def run(lines: int) -> tuple[dict[str, list[Peak]], Peak, dict[str, int]]:
+    """Per function, its invocations; the bare handler's; MemorySize (MB) per function."""
     from datetime import UTC, datetime, timedelta
 
     from bench.stack import get, local_stack, onboard, override, post, rejection
@@ -181,16 +197,17 @@ def run(lines: int) -> tuple[dict[str, Peak], Peak, dict[str, int]]:
         bare = Function("BareBoto3Handler", ingest.name, ingest.arn, folder, "bare_handler.lambda_handler",
                         ingest.environment, ingest.timeout, 128)
         invoker.invoke(bare, {"body": body.decode()})
-        largest = {name: max(peaks, key=lambda peak: peak.peak_kb) for name, peaks in invoker.peaks.items()}
+        invocations = dict(invoker.peaks)
         memory = {name: function.memory for name, function in runtime.functions.items()}
-        return largest, largest.pop("BareBoto3Handler"), memory
+        return invocations, invocations.pop("BareBoto3Handler")[0], memory
 
 
 def main(quick: bool = False) -> int:
     lines = 25 if quick else 250
     print(f"memory: peak RSS of each handler under a {lines}-line order's events, each invocation in a fresh interpreter;\n"
           f"baseline = a bare boto3 handler run the same way; flagged over {FLAG_SHARE:.0%} of the template's MemorySize\n")
-    largest, bare, memory = run(lines)
+    invocations, bare, memory = run(lines)
+    largest = {name: max(peaks, key=lambda peak: peak.peak_kb) for name, peaks in invocations.items()}
     print(f"{'function':<30} {'event KB':>8} {'imports MB':>10} {'handler +MB':>11} {'peak MB':>8} {'x bare':>6} "
           f"{'MemorySize':>10} {'share':>6}")
     rows = [("(bare boto3 handler)", bare, None), *((name, largest.get(name), memory[name]) for name in sorted(memory))]

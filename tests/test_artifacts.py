@@ -32,6 +32,16 @@ def test_the_export_schema_is_the_one_exports_are_validated_against():
     assert json.loads((ROOT / "schemas" / "export.schema.json").read_text())["title"] == Export.model_config["json_schema_extra"]["title"]
 
 
+def test_every_checked_in_schema_is_a_valid_json_schema():
+    """Checked here once rather than by the functions on every cold start (meshline.domain.validation)."""
+    from jsonschema import Draft202012Validator
+
+    files = sorted((ROOT / "schemas").rglob("*.schema.json"))
+    assert len(files) > 10
+    for path in files:
+        Draft202012Validator.check_schema(json.loads(path.read_text()))
+
+
 def test_sample_events_are_generated_from_the_samples():
     from meshline_local.samples import sample_events
 
@@ -65,16 +75,28 @@ def test_template_passes_sam_validate_lint():
 @pytest.mark.slow
 def test_sam_build_packages_handlers_and_a_layer_with_its_schemas(tmp_path):
     sam = shutil.which("sam", path=str(Path(sys.executable).parent)) or shutil.which("sam")
+    # The layer's bytecode needs the runtime's Python (3.13); where this machine has one, the build uses it.
+    bytecode_python = next((python for python in [shutil.which("python3.13"), *sorted(Path.home().glob(".pyenv/versions/3.13*/bin/python3.13"))]
+                            if python and subprocess.run([python, "-c", ""], capture_output=True).returncode == 0), None)
     result = subprocess.run(
         [sam, "build", "--build-dir", str(tmp_path / "build")],
         capture_output=True, text=True, cwd=ROOT, timeout=600,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+             **({"BYTECODE_PYTHON": str(bytecode_python)} if bytecode_python else {})},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     layer = tmp_path / "build" / "MeshlineLayer" / "python"
     assert (layer / "meshline" / "schemas" / "export.schema.json").read_bytes() == (ROOT / "schemas" / "export.schema.json").read_bytes()
     assert list((layer / "pydantic_core").glob("_pydantic_core.cpython-313-aarch64-linux-gnu.so"))
     assert not (layer / "botocore").exists()
+    compiled = layer / "meshline" / "domain" / "__pycache__" / "exports.cpython-313.pyc"
+    if bytecode_python:
+        # Hash-based and unchecked (PEP 552 flags 0b01): Lambda uses it without looking at the source's mtime.
+        assert int.from_bytes(compiled.read_bytes()[4:8], "little") == 0b01
+        assert list((layer / "pydantic" / "__pycache__").glob("main.cpython-313.pyc"))
+        assert not list(layer.rglob("*.cpython-311.pyc")), "bytecode of the build's own Python, which Lambda would ignore"
+    else:
+        assert not compiled.exists() and "ships without bytecode" in result.stdout + result.stderr
     from meshline_local.provision import sam_functions
 
     functions = sam_functions()

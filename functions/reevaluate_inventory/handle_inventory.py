@@ -8,8 +8,9 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from typing import Literal
 
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import BaseModel, ConfigDict, Field, Json
+from pydantic import ConfigDict, Field, Json
 
+from meshline.domain.types import Model
 from meshline.batch import SqsProcessor
 from meshline.clock import utc_now
 from meshline.domain.inventory import InventoryLevelChanged
@@ -18,7 +19,7 @@ from meshline.observability import logger, metrics, tracer
 from meshline.settings import reevaluate_settings
 
 
-class InventoryEvent(BaseModel):
+class InventoryEvent(Model):
     """The EventBridge envelope, only as far as it is read. Not Powertools' EventBridgeModel,
     which requires every envelope field: moto's delivery to SQS omits `account`, and
     nothing here needs it."""

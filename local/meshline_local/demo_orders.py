@@ -116,7 +116,7 @@ class _Driver:
 def _at(moment: datetime):
     """The handlers' clock at `moment`. The local gateway keeps real time: its per-credential
     token buckets refill with time.monotonic, which would otherwise jump back and forth."""
-    from freezegun import freeze_time
+    from meshline_local.freezing import freeze_time
 
     return freeze_time(moment, ignore=["meshline_local.gateway"])
 

@@ -2,7 +2,7 @@
 
 import json
 
-from freezegun import freeze_time
+from meshline_local.freezing import freeze_time
 
 from meshline.dal.escalations import EscalationStore
 from tests.stack.test_acknowledgements import answer, latest, place, post, send_to_results_queue, warehouse_of

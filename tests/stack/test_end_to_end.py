@@ -2,7 +2,7 @@
 
 import json
 
-from freezegun import freeze_time
+from meshline_local.freezing import freeze_time
 
 from meshline.domain.audit import verify_chain
 from meshline.domain.validation import export_schema_errors

@@ -85,7 +85,7 @@ def test_onboarding_refuses_unsigned_calls_and_bearer_credentials(stack):
 
 
 def test_a_webhook_secret_rotation_keeps_the_old_secret_through_its_overlap_only(stack):
-    from freezegun import freeze_time
+    from meshline_local.freezing import freeze_time
 
     from meshline.clock import utc_now
 

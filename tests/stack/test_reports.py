@@ -32,7 +32,7 @@ import json
 from datetime import date, datetime, timedelta
 
 import pytest
-from freezegun import freeze_time
+from meshline_local.freezing import freeze_time
 
 from meshline import settings
 from meshline.clock import utc_now

@@ -1,6 +1,6 @@
 """Silence is a failure too: the scheduled sweep through the local stack."""
 
-from freezegun import freeze_time
+from meshline_local.freezing import freeze_time
 
 from meshline.domain.audit import verify_chain
 from tests.stack.test_acknowledgements import answer, latest, place, post, warehouse_of

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, Field
 
+from meshline.domain.types import Model
 from meshline.domain.access import Caller, NotAllowed, NotVisible
 
 MAX_BODY_BYTES = 256 * 1024  # a 50-warehouse policy is ~40 KB; anything near this is a mistake or an attack
@@ -24,7 +25,7 @@ ERROR_DESCRIPTIONS = {
 }
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     error: str = Field(description="not_found, conflict, forbidden, bad_request or validation_error")
     message: str = Field(description="What was wrong, and what to do about it.")
 

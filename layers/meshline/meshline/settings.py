@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import ConfigDict, Field, PositiveInt
+
+from meshline.domain.types import Model
 
 
-class _Environment(BaseModel):
+class _Environment(Model):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
     stage: str = Field(alias="STAGE", pattern=r"^[a-z0-9-]{1,10}$")
@@ -107,7 +109,7 @@ class PolicyAdminSettings(_OrderTables):
     max_dry_run_orders: PositiveInt = Field(alias="MAX_DRY_RUN_ORDERS", default=500)
 
 
-class DeadLetterSettings(BaseModel):
+class DeadLetterSettings(Model):
     """Not an _Environment: every queue-fed function has it, and a missing table only
     means reasons are not kept (the DLQ still keeps the message)."""
 

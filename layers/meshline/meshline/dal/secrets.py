@@ -13,9 +13,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
 SECRET_CACHE_SECONDS = 300
 PREVIOUS = "-previous"
 
@@ -27,6 +24,7 @@ class SecretNotFound(LookupError):
 def webhook_secrets(prefix: str, tenant_id: str, platform: str, now: datetime) -> list[str]:
     """The secrets that verify this tenant's webhooks from this platform at `now`, newest first."""
     name = _webhook_secret(platform)
+    parameters, GetParameterError = _parameters()
     try:
         found = parameters.get_parameters(f"{prefix}/{tenant_id}", decrypt=True,
                                           max_age=SECRET_CACHE_SECONDS, raise_on_transform_error=False)
@@ -66,6 +64,7 @@ def tenant_parameter(prefix: str, tenant_id: str, name: str) -> str:
     """`<prefix>/<tenant_id>/<name>`, decrypted when it is a SecureString; SecretNotFound
     (naming the parameter, never its value) when it does not exist."""
     path = tenant_path(prefix, tenant_id, name)
+    parameters, GetParameterError = _parameters()
     try:
         value = parameters.get_parameter(path, decrypt=True, max_age=SECRET_CACHE_SECONDS)
     except GetParameterError as error:
@@ -73,6 +72,16 @@ def tenant_parameter(prefix: str, tenant_id: str, name: str) -> str:
             raise SecretNotFound(path) from None
         raise
     return str(value)
+
+
+def _parameters():
+    """Powertools' parameters utility, imported when a secret is first read: its package
+    imports boto3 and its AppConfig, Secrets Manager and DynamoDB providers, which the
+    functions that import this module only need once they verify a webhook."""
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    return parameters, GetParameterError
 
 
 def tenant_path(prefix: str, tenant_id: str, name: str) -> str:

@@ -25,10 +25,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from meshline.domain.types import Party, TenantId, UtcDatetime, WarehouseId
-
+from meshline.domain.types import Model, Party, TenantId, UtcDatetime, WarehouseId
 TOKEN_PREFIX = "mlk_"
 CREDENTIAL_ID_PATTERN = r"^[a-z0-9]{12,40}$"
 
@@ -50,7 +49,7 @@ class Unauthenticated(ValueError):
     """No credential, a malformed one, or one that does not verify (answered 401)."""
 
 
-class Caller(BaseModel):
+class Caller(Model):
     """The authenticated caller, as the authorizer hands it to every handler."""
 
     model_config = ConfigDict(frozen=True)
@@ -103,7 +102,7 @@ def _a(role: Role) -> str:
     return f"an {role}" if role is Role.OPERATOR else f"a {role}"
 
 
-class SecretHash(BaseModel):
+class SecretHash(Model):
     model_config = ConfigDict(frozen=True)
 
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -114,7 +113,7 @@ class SecretHash(BaseModel):
         return self.retires_at is None or now < self.retires_at
 
 
-class Credential(BaseModel):
+class Credential(Model):
     """A stored credential: who it is, what it may reach, and the hashes of its secrets."""
 
     model_config = ConfigDict(frozen=True)

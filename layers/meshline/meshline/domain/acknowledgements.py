@@ -18,12 +18,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
+from pydantic import ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
 from meshline.domain.exports import EXPORT_ID_PATTERN, AckLink, Export, LineAction, content_hash
-from meshline.domain.types import OrderId, Sha256Hex, TenantId, UtcDatetime, WarehouseId
-
-
+from meshline.domain.types import Model, OrderId, Sha256Hex, TenantId, UtcDatetime, WarehouseId
 class AckKind(StrEnum):
     RECEIVED = "received"
     ACCEPTED = "accepted"
@@ -39,7 +37,7 @@ KNOWN_REJECTION_REASONS = ("out_of_stock", "incorrect_address", "capacity", "dam
 policy may have an exception path for it (`rejected:<code>`)."""
 
 
-class _Frozen(BaseModel):
+class _Frozen(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 

@@ -18,7 +18,7 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
+from pydantic import ConfigDict, Field, NonNegativeInt, PositiveInt
 
 from meshline.domain.exports import (
     AckLink,
@@ -38,13 +38,12 @@ from meshline.domain.exports import (
     seal,
 )
 from meshline.domain.policy import TenantPolicy
-from meshline.domain.types import UtcDatetime, format_utc
-
+from meshline.domain.types import format_utc, Model, UtcDatetime
 ESCALATOR = "system:meshline-escalation"
 ENGINE = "escalation-2026.11"
 
 
-class _Frozen(BaseModel):
+class _Frozen(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -97,7 +96,7 @@ class EscalationOutcome(_Frozen):
     failure: dict[str, Any] | None = None
 
 
-class HandedRung(BaseModel):
+class HandedRung(Model):
     """A rung of an escalation ladder that was handed to someone. Its task token stays
     stored: whoever holds a token can end the escalation, so no API ever shows it.
     (Not the policy's `EscalationStep`, which is a rung as the policy defines it.)"""

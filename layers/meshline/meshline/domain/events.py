@@ -12,12 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from meshline.domain.exports import Export, IntendedAction, Trigger
 from meshline.domain.orders import Order
 from meshline.domain.payloads import PayloadReference
-from meshline.domain.types import OrderId, Sha256Hex, TenantId, UtcDatetime
-
+from meshline.domain.types import Model, OrderId, Sha256Hex, TenantId, UtcDatetime
 EVENT_SOURCE = "meshline.exports"
 
 
-class OrderReceived(BaseModel):
+class OrderReceived(Model):
     """Ingest -> decide, on the order inbox FIFO queue (grouped per order)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"title": "OrderReceived"})
@@ -27,7 +26,7 @@ class OrderReceived(BaseModel):
     order: Order
 
 
-class OrderReceivedByReference(BaseModel):
+class OrderReceivedByReference(Model):
     """Ingest -> decide, for an order too large for an SQS message: the order waits in S3."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"title": "OrderReceivedByReference"})
@@ -39,7 +38,7 @@ class OrderReceivedByReference(BaseModel):
     order: PayloadReference = Field(description="The canonical order's JSON (an `Order`), in S3.")
 
 
-class ArchiveLocation(BaseModel):
+class ArchiveLocation(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     bucket: str
@@ -48,7 +47,7 @@ class ArchiveLocation(BaseModel):
     size_bytes: int = Field(gt=0)
 
 
-class ExportPublished(BaseModel):
+class ExportPublished(Model):
     """Detail of the `ExportPublished` event: the export itself, and where else it went."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"title": "ExportPublished"})
@@ -60,7 +59,7 @@ class ExportPublished(BaseModel):
     warehouse_queues: list[str] = Field(description="Names of the warehouse queues the export was delivered to.")
 
 
-class ExportByReference(BaseModel):
+class ExportByReference(Model):
     """What a warehouse queue carries in place of an export too large for an SQS message
     (message attribute `payload` = `reference`). The warehouse reads the export with its
     own credential from the operators' API (`fetch`), and checks its `content_hash`."""
@@ -78,7 +77,7 @@ class ExportByReference(BaseModel):
     archive: ArchiveLocation
 
 
-class ExportQuarantined(BaseModel):
+class ExportQuarantined(Model):
     """Detail of the `ExportQuarantined` event: an export that failed its schema and was never published."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"title": "ExportQuarantined"})
@@ -93,7 +92,7 @@ class ExportQuarantined(BaseModel):
     document_reference: PayloadReference | None = None
 
 
-class BackorderedLine(BaseModel):
+class BackorderedLine(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     line_id: str
@@ -101,7 +100,7 @@ class BackorderedLine(BaseModel):
     quantity: int
 
 
-class CustomerNotificationRequested(BaseModel):
+class CustomerNotificationRequested(Model):
     """Detail of `CustomerNotificationRequested`: tell the customer that lines are backordered
     and when they are promised, for CRM automation. Sent once per newly backordered line."""
 

@@ -11,11 +11,10 @@ import json
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import ConfigDict, Field, PositiveInt, model_validator
 from pydantic_core import to_json
 
-from meshline.domain.types import OrderId, Party, Sha256Hex, TenantId, UtcDatetime, WarehouseId
-
+from meshline.domain.types import Model, OrderId, Party, Sha256Hex, TenantId, UtcDatetime, WarehouseId
 EXPORT_SCHEMA_ID = "https://meshline.dev/schemas/export.schema.json"
 
 
@@ -55,7 +54,7 @@ class TriggerKind(StrEnum):
     ESCALATION_BREACHED = "escalation_breached"
 
 
-class _Frozen(BaseModel):
+class _Frozen(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 

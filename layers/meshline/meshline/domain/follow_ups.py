@@ -17,12 +17,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from meshline.domain.acknowledgements import AckKind, Acknowledgement
 from meshline.domain.exports import ExceptionKind, Export, IntendedAction, LineAction, Trigger, TriggerKind
-from meshline.domain.types import UtcDatetime
-
+from meshline.domain.types import Model, UtcDatetime
 ANSWERED = (AckKind.RECEIVED, AckKind.ACCEPTED, AckKind.PICKED, AckKind.SHIPPED)
 
 
@@ -32,7 +31,7 @@ class FollowUpKind(StrEnum):
     REVIEW = "review"
 
 
-class FollowUp(BaseModel):
+class FollowUp(Model):
     model_config = ConfigDict(frozen=True)
 
     kind: FollowUpKind
@@ -85,7 +84,7 @@ class AttentionKind(StrEnum):
     BACKORDERED = "backordered"
 
 
-class Attention(BaseModel):
+class Attention(Model):
     """Why an order is on the operators' exception queue, whose move it is, and by when."""
 
     model_config = ConfigDict(frozen=True)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+from pydantic import ConfigDict, Field, NonNegativeInt
 
-from meshline.domain.types import TenantId, UtcDatetime, WarehouseId
-
-
-class StockSnapshot(BaseModel):
+from meshline.domain.types import Model, TenantId, UtcDatetime, WarehouseId
+class StockSnapshot(Model):
     """Available units per SKU per warehouse, and dispatches already booked per warehouse and
     local ship date, as read at decision time. Only the order's SKUs need to be present."""
 
@@ -36,7 +34,7 @@ class StockSnapshot(BaseModel):
         )
 
 
-class InventoryLevelChanged(BaseModel):
+class InventoryLevelChanged(Model):
     """A stock system's news, as an EventBridge event on Meshline's bus: source
     `meshline.inventory`, detail-type `InventoryLevelChanged`, this as its detail."""
 

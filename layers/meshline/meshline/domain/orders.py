@@ -6,11 +6,9 @@ import math
 from enum import StrEnum
 from functools import cached_property
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import ConfigDict, Field, PositiveInt
 
-from meshline.domain.types import OrderId, TenantId, UtcDatetime
-
-
+from meshline.domain.types import Model, OrderId, TenantId, UtcDatetime
 class Platform(StrEnum):
     SHOPIFY = "shopify"
     WOOCOMMERCE = "woocommerce"
@@ -29,7 +27,7 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class GeoPoint(BaseModel):
+class GeoPoint(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     latitude: float = Field(ge=-90, le=90)
@@ -40,7 +38,7 @@ class GeoPoint(BaseModel):
         return math.radians(self.latitude), math.radians(self.longitude)
 
 
-class Address(BaseModel):
+class Address(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str | None = None
@@ -55,7 +53,7 @@ class Address(BaseModel):
     location: GeoPoint | None = Field(default=None, description="Geocoded point, when the platform provides one.")
 
 
-class OrderLine(BaseModel):
+class OrderLine(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     line_id: str = Field(min_length=1, description="The platform's line item id.")
@@ -68,7 +66,7 @@ class OrderLine(BaseModel):
     )
 
 
-class Order(BaseModel):
+class Order(Model):
     """One order as Meshline sees it, whichever platform it came from."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import ConfigDict, Field, PositiveInt
 
+from meshline.domain.types import Model
 from meshline.domain.exports import Export, IntendedAction, LineChange, OperatorSignature, OverrideRecord
 from meshline.domain.policy import TenantPolicy
 
 
-class OverrideRequest(BaseModel):
+class OverrideRequest(Model):
     """What an operator submits to change an order's current decision."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import ConfigDict, Field, PositiveInt
 
-from meshline.domain.types import Sha256Hex
-
+from meshline.domain.types import Model, Sha256Hex
 DYNAMODB_ITEM_LIMIT = 400 * 1024
 SQS_MESSAGE_LIMIT = 1024 * 1024
 EVENT_ENTRY_LIMIT = 256 * 1024
@@ -36,7 +35,7 @@ def utf8_size(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-class PayloadReference(BaseModel):
+class PayloadReference(Model):
     """Where a payload waits in S3, and what its bytes must hash to."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"title": "PayloadReference"})

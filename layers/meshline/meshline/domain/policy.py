@@ -22,7 +22,6 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     NonNegativeInt,
@@ -32,8 +31,7 @@ from pydantic import (
 )
 
 from meshline.domain.orders import Address, GeoPoint, ServiceLevel
-from meshline.domain.types import Party, TenantId, WarehouseId
-
+from meshline.domain.types import Model, Party, TenantId, WarehouseId
 POLICY_SCHEMA_ID = "https://meshline.dev/schemas/tenant-policy.schema.json"
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 RULE_NAME = r"^[a-z0-9][a-z0-9_-]{0,39}$"
@@ -41,7 +39,7 @@ TAG = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 DESTINATION = r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$"
 
 
-class _Frozen(BaseModel):
+class _Frozen(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 

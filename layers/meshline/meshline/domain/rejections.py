@@ -13,14 +13,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+from pydantic import ConfigDict, Field, NonNegativeInt
 
 from meshline.domain.acknowledgements import Acknowledgement
 from meshline.domain.policy import FallbackAction, TenantPolicy
-from meshline.domain.types import WarehouseId
-
-
-class Reroute(BaseModel):
+from meshline.domain.types import Model, WarehouseId
+class Reroute(Model):
     """A decision's constraint after a rejection; kept with the decision's inputs for replay."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

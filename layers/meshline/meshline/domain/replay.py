@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from meshline.domain.types import Model
 from meshline.domain.escalations import record_breach
 from meshline.domain.exports import Export, TriggerKind
 from meshline.domain.inventory import StockSnapshot
@@ -35,7 +36,7 @@ DECISION_FIELDS = (
 hashes or version bookkeeping, which change whenever anything does."""
 
 
-class DecisionInputs(BaseModel):
+class DecisionInputs(Model):
     """What a decision read besides its trigger, clock, policy and previous export."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -45,7 +46,7 @@ class DecisionInputs(BaseModel):
     reroute: Reroute | None = Field(default=None, description="Set when the decision followed a warehouse's rejection.")
 
 
-class FieldDifference(BaseModel):
+class FieldDifference(Model):
     model_config = ConfigDict(frozen=True)
 
     path: str = Field(description="e.g. 'lines[0].warehouse_id'")

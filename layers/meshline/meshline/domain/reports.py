@@ -38,14 +38,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
+from pydantic import ConfigDict, Field, NonNegativeInt, model_validator
 
 from meshline.domain.acknowledgements import AckKind, Acknowledgement, RefusedAcknowledgement
 from meshline.domain.escalations import HandedRung, breached_version, escalation_for
 from meshline.domain.exports import Export, ExportLine, LineAction, Shipment
 from meshline.domain.follow_ups import silent_warehouse
-from meshline.domain.types import TenantId, UtcDatetime, format_utc
-
+from meshline.domain.types import format_utc, Model, TenantId, UtcDatetime
 ALL = "all"
 """The period label of the rows that cover the whole window."""
 
@@ -62,7 +61,7 @@ class Period(StrEnum):
     WEEK = "week"
 
 
-class ReportWindow(BaseModel):
+class ReportWindow(Model):
     """Which orders a report covers (placed from `from_date` to `to_date`, UTC), and how it groups them."""
 
     model_config = ConfigDict(frozen=True)
@@ -122,7 +121,7 @@ class OrderRecord:
 # ---------------------------------------------------------------- report shapes
 
 
-class ReportHeader(BaseModel):
+class ReportHeader(Model):
     tenant_id: str
     from_date: date = Field(description="First UTC day of the window (orders placed from then).")
     to_date: date = Field(description="Last UTC day of the window, included.")
@@ -139,7 +138,7 @@ class ReportHeader(BaseModel):
 PeriodField = Field(description="The UTC day (2026-11-02) or ISO week (2026-W45) orders were placed in; 'all': the window.")
 
 
-class SlaRow(BaseModel):
+class SlaRow(Model):
     period: str = PeriodField
     warehouse_id: str
     shipped: NonNegativeInt = Field(description="Shipped answers: one per dispatch, so a partial shipment counts once.")
@@ -154,14 +153,14 @@ class SlaReport(ReportHeader):
     rows: list[SlaRow]
 
 
-class Durations(BaseModel):
+class Durations(Model):
     count: NonNegativeInt
     p50_seconds: float | None = None
     p90_seconds: float | None = None
     p99_seconds: float | None = None
 
 
-class AckTimeRow(BaseModel):
+class AckTimeRow(Model):
     period: str = PeriodField
     warehouse_id: str
     first_answer: Durations = Field(
@@ -184,7 +183,7 @@ class ExceptionCategory(StrEnum):
     ESCALATION_BREACHED = "escalation_breached"  # key: exception path
 
 
-class ExceptionRow(BaseModel):
+class ExceptionRow(Model):
     period: str = PeriodField
     category: ExceptionCategory
     key: str = Field(description="The reason code (rejection, cancel_refused), warehouse (silence, refused_answer) "
@@ -196,7 +195,7 @@ class ExceptionsReport(ReportHeader):
     rows: list[ExceptionRow]
 
 
-class OverrideRow(BaseModel):
+class OverrideRow(Model):
     period: str = PeriodField
     reason_code: str
     operator: str = Field(description="Who signed the override.")
@@ -204,7 +203,7 @@ class OverrideRow(BaseModel):
     count: NonNegativeInt
 
 
-class OverrideListed(BaseModel):
+class OverrideListed(Model):
     order_id: str
     export_id: str = Field(description="The version the override created.")
     created_at: UtcDatetime
@@ -226,7 +225,7 @@ class DiscrepancyKind(StrEnum):
     SHIPPED_NOT_AS_EXPORTED = "shipped_not_as_exported"
 
 
-class Discrepancy(BaseModel):
+class Discrepancy(Model):
     order_id: str
     period: str = PeriodField
     kind: DiscrepancyKind
@@ -235,7 +234,7 @@ class Discrepancy(BaseModel):
     since: UtcDatetime | None = Field(default=None, description="The deadline that passed, or when it was received.")
 
 
-class ReconciliationRow(BaseModel):
+class ReconciliationRow(Model):
     period: str = PeriodField
     received: NonNegativeInt = Field(description="Orders with a creation webhook received (a receipt kept).")
     exported: NonNegativeInt = Field(description="Orders with at least one export version stored.")

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+
+class Model(BaseModel):
+    """The base of every Meshline model: its validator and serializer are built the first
+    time it is used, not when its module is imported. A function imports many more models
+    than it uses (an export's module brings the policy's, the escalation's...); built at
+    import they cost every cold start about 30 ms (docs/PERFORMANCE.md, cold start)."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 def _require_utc(value: datetime) -> datetime:

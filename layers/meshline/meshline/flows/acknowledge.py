@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from meshline.domain.types import Model
 from meshline.dal.exports import AckSequenceTaken, Appended, ExportStore, Recorded, VersionTaken
 from meshline.dal.flags import policy_canary
 from meshline.dal.scope import SYSTEM, Scope
@@ -40,7 +41,7 @@ class AckOutcome(StrEnum):
     REFUSED = "refused"
 
 
-class AckReceipt(BaseModel):
+class AckReceipt(Model):
     """What the warehouse is told about its answer."""
 
     outcome: AckOutcome

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from meshline.dal.aws import client
 from meshline.dal.credentials import CredentialStore
@@ -22,7 +22,7 @@ from meshline.dal.secrets import SecretNotFound, parameter_name, rotate_webhook_
 from meshline.dal.tenants import TenantStore, UnknownTenant
 from meshline.domain.access import Credential, Role
 from meshline.domain.policy import PolicyDraft
-from meshline.domain.types import Party, TenantId, UtcDatetime, WarehouseId
+from meshline.domain.types import Model, Party, TenantId, UtcDatetime, WarehouseId
 from meshline.settings import OnboardingSettings
 
 
@@ -37,14 +37,14 @@ class Platform(StrEnum):
 WebhookSecret = Annotated[SecretStr, Field(min_length=8, max_length=4096)]
 
 
-class TenantOnboarding(BaseModel):
+class TenantOnboarding(Model):
     tenant_id: TenantId
     policy: PolicyDraft = Field(description="The first policy version: warehouses, rules, owners, exception paths.")
     platform_secrets: dict[Platform, WebhookSecret] = Field(
         min_length=1, description="Webhook signing secret per platform the merchant sends from; stored in SSM, never shown again.")
 
 
-class TenantOnboarded(BaseModel):
+class TenantOnboarded(Model):
     tenant_id: str
     policy_version: int
     policy_hash: str
@@ -52,7 +52,7 @@ class TenantOnboarded(BaseModel):
     platforms: list[Platform]
 
 
-class CredentialRequest(BaseModel):
+class CredentialRequest(Model):
     role: Role
     party: Party = Field(description="Who will act with it: 'agency:alice', or a warehouse's operator '3pl:east-logistics'.")
     tenants: list[TenantId] = Field(min_length=1, max_length=100)
@@ -67,7 +67,7 @@ class CredentialRequest(BaseModel):
         return self
 
 
-class CredentialIssued(BaseModel):
+class CredentialIssued(Model):
     credential_id: str
     role: Role
     party: str
@@ -78,18 +78,18 @@ class CredentialIssued(BaseModel):
         default=None, description="After a rotation: until then the previous token works too.")
 
 
-class CredentialRevoked(BaseModel):
+class CredentialRevoked(Model):
     credential_id: str
     revoked_at: UtcDatetime
 
 
-class SecretRotation(BaseModel):
+class SecretRotation(Model):
     secret: WebhookSecret = Field(description="The new signing secret, as configured in the platform.")
     overlap_hours: int = Field(default=24, ge=1, le=168,
                                description="How long the secret it replaces keeps verifying (the platform's own retries may use it).")
 
 
-class SecretRotated(BaseModel):
+class SecretRotated(Model):
     tenant_id: str
     platform: Platform
     previous_valid_until: UtcDatetime

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from meshline.domain.types import Model
 from meshline.dal.exports import ExportStore
 from meshline.dal.scope import Scope
 from meshline.dal.tenants import TenantStore, UnknownTenant
@@ -15,7 +16,7 @@ from meshline.flows.replay import DryRunReport, Replayer, ReplayResult, dry_run
 from meshline.settings import PolicyAdminSettings
 
 
-class PutPolicyRequest(BaseModel):
+class PutPolicyRequest(Model):
     expected_version: int | None = Field(
         ge=1,
         description="The active version this change is based on (null for a tenant's first policy); "
@@ -30,20 +31,20 @@ class PutPolicyRequest(BaseModel):
     )
 
 
-class PolicyVersionCreated(BaseModel):
+class PolicyVersionCreated(Model):
     tenant_id: str
     version: int
     policy_hash: str
     active: bool = Field(description="Whether this version is now the active one (false: stored as a candidate).")
 
 
-class ActivationRequest(BaseModel):
+class ActivationRequest(Model):
     expected_version: int = Field(
         ge=1, description="The active version this change replaces; a stale value is refused with 409."
     )
 
 
-class DryRunRequest(BaseModel):
+class DryRunRequest(Model):
     policy: PolicyDraft
     last: int = Field(default=200, ge=1, description="How many of the tenant's most recent orders to evaluate.")
 

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from meshline.dal.aws import acting_for
 from meshline.dal.exports import ExportStore
@@ -27,14 +27,14 @@ from meshline.domain.audit import verify_chain
 from meshline.domain.escalations import HandedRung
 from meshline.domain.exports import Export, OverrideRecord, parse_export_id
 from meshline.domain.follow_ups import AttentionKind
-from meshline.domain.types import UtcDatetime
+from meshline.domain.types import Model, UtcDatetime
 from meshline.settings import ReadSettings
 
 MAX_PAGE = 200
 MAX_HORIZON_HOURS = 24 * 30
 
 
-class ChainVerification(BaseModel):
+class ChainVerification(Model):
     order_id: str
     verified: bool = Field(description="Every hash recomputed and every link between versions and answers holds.")
     versions: int
@@ -42,19 +42,19 @@ class ChainVerification(BaseModel):
     problems: list[str] = Field(default_factory=list, description="What does not hold, entry by entry.")
 
 
-class RefusedAnswer(BaseModel):
+class RefusedAnswer(Model):
     request: dict[str, Any] = Field(description="The answer as the warehouse sent it.")
     reason: str
     refused_at: UtcDatetime
 
 
-class OverrideEntry(BaseModel):
+class OverrideEntry(Model):
     export_id: str = Field(description="The version the override created.")
     override: OverrideRecord
     justification: str | None = None
 
 
-class OrderHistory(BaseModel):
+class OrderHistory(Model):
     tenant_id: str
     order_id: str
     versions: list[Export] = Field(description="Every export version, oldest first.")
@@ -65,7 +65,7 @@ class OrderHistory(BaseModel):
     chain: ChainVerification
 
 
-class ExceptionEntry(BaseModel):
+class ExceptionEntry(Model):
     export_id: str
     order_id: str
     version: int
@@ -77,14 +77,14 @@ class ExceptionEntry(BaseModel):
     warehouses: list[str] = Field(description="Warehouses that must act on this version; none while a person holds it.")
 
 
-class ExceptionQueue(BaseModel):
+class ExceptionQueue(Model):
     tenant_id: str
     until: UtcDatetime = Field(description="Entries with a deadline up to this time, earliest first.")
     entries: list[ExceptionEntry]
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")
 
 
-class CallerProfile(BaseModel):
+class CallerProfile(Model):
     """Who the credential is, as the authorizer verified it: what a client (the console)
     needs to know which tenants to offer. The credential's id and secret are not echoed."""
 

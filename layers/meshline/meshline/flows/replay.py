@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from meshline.domain.types import Model
 from meshline.dal.exports import ExportStore, StoredExport
 from meshline.dal.tenants import TenantStore
 from meshline.domain.exports import Export
@@ -13,7 +14,7 @@ from meshline.domain.policy import PolicyDraft, TenantPolicy
 from meshline.domain.replay import FieldDifference, decision_changes, differences, redecide
 
 
-class ReplayResult(BaseModel):
+class ReplayResult(Model):
     export_id: str
     reproduced: bool = Field(description="The engine decided exactly the stored export again, byte for byte.")
     differences: list[FieldDifference] = Field(default_factory=list)
@@ -59,13 +60,13 @@ class Replayer:
             yield self.replay(stored)
 
 
-class ChangedDecision(BaseModel):
+class ChangedDecision(Model):
     order_id: str
     export_id: str = Field(description="The current export the draft would decide differently.")
     changes: list[FieldDifference]
 
 
-class DryRunReport(BaseModel):
+class DryRunReport(Model):
     tenant_id: str
     active_version: int
     draft_version: int = Field(description="The version the draft would get if it were put now.")

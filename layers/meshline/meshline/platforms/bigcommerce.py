@@ -32,8 +32,9 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from meshline.domain.types import Model
 from meshline.domain.errors import InvalidOrder
 from meshline.domain.orders import Address, Order, OrderLine, Platform
 from meshline.platforms.common import (
@@ -58,7 +59,7 @@ _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 
 
-class StoreConfig(BaseModel):
+class StoreConfig(Model):
     """A tenant's BigCommerce store: SSM parameter `<prefix>/<tenant_id>/bigcommerce-store`
     (String, this JSON). Its API token is a SecureString next to it, `bigcommerce-api-token`."""
 

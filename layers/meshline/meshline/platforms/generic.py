@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from meshline.domain.orders import Address, Order, OrderLine, OrderStatus, Platform, ServiceLevel
-from meshline.domain.types import UtcDatetime
+from meshline.domain.types import Model, UtcDatetime
 from meshline.platforms.common import invalid_order_from
 
 SIGNATURE_HEADER = "x-meshline-signature"
@@ -23,7 +23,7 @@ TOPIC_HEADER = "x-meshline-topic"
 DELIVERY_ID_HEADER = "x-meshline-delivery-id"
 
 
-class GenericOrder(BaseModel):
+class GenericOrder(Model):
     """An order from any shop, as a generic source sends it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={
