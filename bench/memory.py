@@ -37,7 +37,8 @@ from pathlib import Path
 
 RUNNER = textwrap.dedent("""
     import time
-    clock = time.perf_counter  # kept: freezegun stops time.perf_counter too
+    real = {"clock": time.perf_counter}  # freezegun stops time.perf_counter, and every module-level name for it
+    clock = lambda: real["clock"]()
     started = clock()
     import json, sys, types
     def status_kb(key):
@@ -61,12 +62,8 @@ RUNNER = textwrap.dedent("""
         build_models(import_all=False)  # the handler's models only: pydantic cannot build them once frozen
         freeze_time(job["frozen_at"]).start()
     handling = clock()
-    if job['name'].endswith(__import__('os').environ.get('XPROF', '@@')):
-        import cProfile; prof = cProfile.Profile(); prof.enable()
     result = entry(job["event"], context)
     handled = clock()
-    if job['name'].endswith(__import__('os').environ.get('XPROF', '@@')):
-        prof.disable(); prof.dump_stats('/tmp/xprof-' + job['name'])
     with open(sys.argv[2], "w") as out:
         json.dump({"result": result, "after_import_kb": after_import, "import_peak_kb": import_peak,
                    "handler_peak_kb": status_kb("VmHWM"), "import_seconds": imported - started,
@@ -117,7 +114,7 @@ def _invoker_class():
             job.write_text(json.dumps({"code_dir": str(function.code_dir), "handler": function.handler, "name": function.name,
                                        "memory": function.memory, "arn": function.arn, "frozen_at": self.frozen_at})[:-1]
                            + f', "event": {event_json}}}')
-            keep = ("PATH", "HOME", "LANG", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "XPROF")
+            keep = ("PATH", "HOME", "LANG", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
             env = {**{k: v for k, v in os.environ.items() if k in keep}, **function.environment,
                    "AWS_LAMBDA_FUNCTION_NAME": function.name, "PYTHONDONTWRITEBYTECODE": "1"}
             started = time.perf_counter()

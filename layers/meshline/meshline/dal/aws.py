@@ -55,11 +55,38 @@ def client(service: str) -> Any:
     return session.client(service) if session is not None else _own_client(service)
 
 
+_own_lock = threading.Lock()  # a boto3 Session is not thread-safe (a report's threads make clients)
+
+
 @cache
-def _own_client(service: str) -> Any:
+def _botocore_session() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session()
+
+
+@cache
+def _own_session() -> Any:
+    """One session for all of the function's own clients: each new session reads the
+    endpoint rules and service models again (about 40 ms a client at a cold start)."""
     import boto3
 
-    return boto3.session.Session().client(service, config=_config())
+    return boto3.session.Session(botocore_session=_botocore_session())
+
+
+@cache
+def _own_client(service: str) -> Any:
+    with _own_lock:
+        return _own_session().client(service, config=_config())
+
+
+@cache
+def ssm_parameters() -> Any:
+    """Powertools' SSM provider (its cache, `max_age`, decryption) on the function's own
+    client; its module-level functions would build a session of their own."""
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    return SSMProvider(boto3_client=_own_client("ssm"))
 
 
 def _tenant_session(role_arn: str, tenant_id: str) -> TenantSession:
@@ -68,6 +95,7 @@ def _tenant_session(role_arn: str, tenant_id: str) -> TenantSession:
     if known is not None and known.expires_at - time.time() > RENEW_BEFORE_SECONDS:
         return known
     import boto3
+    import botocore.session
 
     credentials = _own_client("sts").assume_role(
         RoleArn=role_arn,
@@ -75,10 +103,14 @@ def _tenant_session(role_arn: str, tenant_id: str) -> TenantSession:
         DurationSeconds=SESSION_SECONDS,
         Tags=[{"Key": "tenant", "Value": tenant_id}],
     )["Credentials"]
+    core = botocore.session.get_session()
+    # The models and endpoint rules the function's own session already read, not read again.
+    core.register_component("data_loader", _botocore_session().get_component("data_loader"))
     session = boto3.session.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
+        botocore_session=core,
     )
     _tenant_sessions[key] = known = TenantSession(tenant_id, credentials["Expiration"].timestamp(), session)
     return known
@@ -99,5 +131,6 @@ def acting_for(role_arn: str | None, tenant_id: str) -> Iterator[None]:
 
 
 def reset() -> None:
-    _own_client.cache_clear()
+    for cached in (_own_client, _own_session, _botocore_session, ssm_parameters):
+        cached.cache_clear()
     _tenant_sessions.clear()

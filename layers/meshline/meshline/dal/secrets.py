@@ -11,7 +11,11 @@ SECRET_CACHE_SECONDS, so a retired secret stops verifying at most that long afte
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
+
+from meshline.dal.aws import ssm_parameters
 
 SECRET_CACHE_SECONDS = 300
 PREVIOUS = "-previous"
@@ -24,14 +28,8 @@ class SecretNotFound(LookupError):
 def webhook_secrets(prefix: str, tenant_id: str, platform: str, now: datetime) -> list[str]:
     """The secrets that verify this tenant's webhooks from this platform at `now`, newest first."""
     name = _webhook_secret(platform)
-    parameters, GetParameterError = _parameters()
-    try:
-        found = parameters.get_parameters(f"{prefix}/{tenant_id}", decrypt=True,
-                                          max_age=SECRET_CACHE_SECONDS, raise_on_transform_error=False)
-    except GetParameterError as error:
-        if "ParameterNotFound" in str(error.__cause__ or error):
-            raise SecretNotFound(tenant_path(prefix, tenant_id, name)) from None
-        raise
+    found = _read(lambda ssm: ssm.get_multiple(f"{prefix}/{tenant_id}", decrypt=True, max_age=SECRET_CACHE_SECONDS,
+                                               raise_on_transform_error=False), tenant_path(prefix, tenant_id, name))
     if name not in found:
         raise SecretNotFound(tenant_path(prefix, tenant_id, name))
     secrets = [str(found[name])]
@@ -64,24 +62,20 @@ def tenant_parameter(prefix: str, tenant_id: str, name: str) -> str:
     """`<prefix>/<tenant_id>/<name>`, decrypted when it is a SecureString; SecretNotFound
     (naming the parameter, never its value) when it does not exist."""
     path = tenant_path(prefix, tenant_id, name)
-    parameters, GetParameterError = _parameters()
+    return str(_read(lambda ssm: ssm.get(path, decrypt=True, max_age=SECRET_CACHE_SECONDS), path))
+
+
+def _read(read: Callable[[Any], Any], path: str) -> Any:
+    """`read(provider)`; SecretNotFound naming `path` when SSM has no such parameter."""
+    # Imported with the provider, at the first read: the parameters package imports boto3.
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
     try:
-        value = parameters.get_parameter(path, decrypt=True, max_age=SECRET_CACHE_SECONDS)
+        return read(ssm_parameters())
     except GetParameterError as error:
         if "ParameterNotFound" in str(error.__cause__ or error):
             raise SecretNotFound(path) from None
         raise
-    return str(value)
-
-
-def _parameters():
-    """Powertools' parameters utility, imported when a secret is first read: its package
-    imports boto3 and its AppConfig, Secrets Manager and DynamoDB providers, which the
-    functions that import this module only need once they verify a webhook."""
-    from aws_lambda_powertools.utilities import parameters
-    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
-    return parameters, GetParameterError
 
 
 def tenant_path(prefix: str, tenant_id: str, name: str) -> str:
