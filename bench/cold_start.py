@@ -7,6 +7,14 @@ the same run and the same way, is a bare handler that only imports boto3. The me
 several runs is reported for each, and the ratio against the baseline.
 
 Goal (issue 7): every function at most 1.3x the bare boto3 handler.
+
+Two more views, because the import alone is not all a first request waits for:
+- cold invocation: the import and then the first event, every invocation of a real
+  order's path in a fresh interpreter against the local moto server (bench/memory.py's run);
+- the layer as Lambda runs it: when this machine has the runtime's Python (3.13), the
+  layer is built by its Makefile (for this machine's architecture) and each handler is
+  imported from it with that Python, with the layer's bytecode and without it, beside
+  boto3 imported the same way (as the runtime provides it, compiled).
 """
 
 from __future__ import annotations
@@ -37,6 +45,18 @@ BARE = textwrap.dedent("""
         return {}
     print(time.perf_counter() - started)
 """)
+
+
+LAMBDA_PYTHON = "3.13"
+
+
+def runtime_python() -> str | None:
+    """A working interpreter of the Lambda runtime's Python version, if this machine has one."""
+    import shutil
+
+    candidates = [shutil.which(f"python{LAMBDA_PYTHON}"), *sorted(Path.home().glob(f".pyenv/versions/{LAMBDA_PYTHON}*/bin/python{LAMBDA_PYTHON}"))]
+    return next((str(python) for python in candidates
+                 if python and subprocess.run([str(python), "-c", ""], capture_output=True).returncode == 0), None)
 
 
 def _template() -> dict:
@@ -127,6 +147,46 @@ def cold_invocations(lines: int, only: tuple[str, ...] = ()) -> tuple[float, dic
     return bare.import_seconds + bare.handler_seconds, results
 
 
+def built_layer_imports(python: str, runs: int, only: tuple[str, ...] = ()) -> tuple[float, dict[str, tuple[float, float]]]:
+    """Import each handler with `python` from the layer its Makefile builds, with and without
+    the bytecode it ships; boto3 installed beside it, compiled, as the runtime has it.
+    Returns the bare boto3 import and, per function, (with bytecode, without) seconds."""
+    import platform
+    import shutil
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="meshline-layer-"))
+    machine = "aarch64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+    subprocess.run(["make", "-s", "-C", str(ROOT / "layers" / "meshline"), "build-MeshlineLayer",
+                    f"ARTIFACTS_DIR={work / 'layer'}", f"LAMBDA_PLATFORM=manylinux2014_{machine}",
+                    f"BYTECODE_PYTHON={python}", f"LAMBDA_PYTHON={LAMBDA_PYTHON}"], check=True, capture_output=True)
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
+                    str(work / "runtime"), "boto3"], check=True, capture_output=True)
+    subprocess.run([python, "-m", "compileall", "-q", "-j", "0", str(work / "runtime")], check=True, capture_output=True)
+    shutil.copytree(work / "layer", work / "layer-source-only")
+    for cache in list((work / "layer-source-only").rglob("__pycache__")):
+        shutil.rmtree(cache)
+
+    def seconds(layer: Path | None, code_dir: str, module: str, env: dict[str, str]) -> float:
+        paths = [code_dir, *([str(layer / "python")] if layer else []), str(work / "runtime")]
+        probe = f"import sys, time; sys.path[:0] = {paths!r}; started = time.perf_counter(); import {module}; print(time.perf_counter() - started)"
+        return statistics.median(
+            float(subprocess.run([python, "-c", probe], capture_output=True, text=True, env=env, check=True).stdout.split()[-1])
+            for _ in range(runs))
+
+    template = _template()
+    bare = seconds(None, str(work), "boto3", _environment({}))
+    results = {}
+    for name, properties in sorted(_functions().items()):
+        if only and name not in only:
+            continue
+        env, module = _environment(properties, template), properties["Handler"].rsplit(".", 1)[0]
+        code_dir = str(ROOT / properties["CodeUri"])
+        results[name] = (seconds(work / "layer", code_dir, module, env), seconds(work / "layer-source-only", code_dir, module, env))
+    shutil.rmtree(work)
+    return bare, results
+
+
 def main(quick: bool = False, only: tuple[str, ...] = ()) -> int:
     runs = 3 if quick else 7
     print(f"cold start: import of each handler in a fresh interpreter, median of {runs}; baseline = bare boto3 handler\n")
@@ -156,4 +216,20 @@ def main(quick: bool = False, only: tuple[str, ...] = ()) -> int:
         print(f"{name:<34} {count:>4} {imported * 1000:>10.1f} {handled * 1000:>9.1f} {(imported + handled) * 1000:>9.1f} "
               f"{ratio:>7.2f}")
     print(f"\nslowest cold invocation: {slowest[0]} at {slowest[1]:.2f}x the bare handler's import and one call")
+
+    python = runtime_python()
+    print(f"\nthe layer as Lambda runs it: each handler imported with Python {LAMBDA_PYTHON} from the layer its Makefile builds,\n"
+          f"with the bytecode it ships and without; median of {runs}; baseline = boto3 imported the same way")
+    if python is None:
+        print(f"not measured: no Python {LAMBDA_PYTHON} on this machine (python{LAMBDA_PYTHON} on PATH, or pyenv)")
+        return 0
+    print()
+    bare_layer, layered = built_layer_imports(python, runs, only)
+    print(f"{'function':<34} {'bytecode ms':>11} {'x bare':>7} {'source ms':>10} {'x bare':>7}")
+    print(f"{'(bare boto3 handler)':<34} {bare_layer * 1000:>11.1f} {1.0:>7.2f}")
+    for name, (compiled, source) in layered.items():
+        print(f"{name:<34} {compiled * 1000:>11.1f} {compiled / bare_layer:>7.2f} {source * 1000:>10.1f} {source / bare_layer:>7.2f}")
+    saved = statistics.median(source - compiled for compiled, source in layered.values())
+    print(f"\nthe layer's bytecode saves {saved * 1000:.0f} ms of import per cold start (median over the functions); "
+          f"worst with it: {max(c for c, _ in layered.values()) / bare_layer:.2f}x the bare handler")
     return 0

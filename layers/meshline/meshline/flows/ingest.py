@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from meshline.dal import bigcommerce_store
 from meshline.dal.aws import client
 from meshline.dal.payloads import ORDERS, put_payload
 from meshline.dal.receipts import Delivery, WebhookReceipts
@@ -125,6 +124,8 @@ class BigCommerceSource(WebhookSource):
         return None
 
     def read_order(self, settings: IngestSettings, tenant_id: str, body: bytes) -> Order:
+        from meshline.dal import bigcommerce_store  # its HTTP client, only for the platform that needs it
+
         order_id = self._order_id(self._callback(body))
         # A failed fetch answers 503 before anything is stored, as every failure of ingest
         # does: no receipt is written and nothing is enqueued, so BigCommerce's retry (after
