@@ -21,10 +21,17 @@ def test_the_cold_start_benchmark_imports_a_handler_beside_the_bare_baseline(cap
     assert "(bare boto3 handler)" in output and "DecideFunction" in output
     assert "x the bare boto3 handler (goal <= 1.3x" in output
     imports, invocations = output.split("\ncold invocation:")
+    invocations, layer = invocations.split("the layer as Lambda runs it:")
     [row] = [line.split() for line in invocations.splitlines() if line.startswith("DecideFunction")]
     runs, imported, handled, total = int(row[1]), *map(float, row[2:5])
     assert runs == 1 and imported > 0 and handled > 0 and abs(imported + handled - total) < 0.2
     assert "slowest cold invocation: DecideFunction" in output
+    if cold_start.runtime_python() is None:
+        assert "not measured: no Python 3.13" in layer
+    else:  # built by the layer's Makefile, imported from it with and without its bytecode
+        [row] = [line.split() for line in layer.splitlines() if line.startswith("DecideFunction")]
+        assert len(row) == 5 and all(float(value) > 0 for value in row[1:])
+        assert "the layer's bytecode saves" in layer
 
 
 def test_the_aws_calls_benchmark_counts_each_path_by_function_and_operation(capsys, monkeypatch):
