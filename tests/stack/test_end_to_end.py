@@ -126,19 +126,24 @@ def test_forged_malformed_and_unknown_tenant_webhooks_store_nothing(stack):
     assert stack.drain(stack.tap_url) == []
 
 
-def test_a_redelivered_inbox_message_creates_no_second_export(stack):
+def inbox_record(stack, body, event_id):
+    """The decide function and the inbox record a webhook became, taken off the queue before
+    the runtime delivers it, so that a test can deliver it itself (and again)."""
     from meshline.dal.aws import client
 
-    body = routable_body(1001, "2026-11-25T09:30:00-05:00", [("TEE-BLK-M", 2)])
-    stack.post_webhook(body, shopify_headers(body, event_id="evt-1001"))
+    stack.post_webhook(body, shopify_headers(body, event_id=event_id))
     inbox = stack.env["IngestFunction"]["ORDER_INBOX_QUEUE_URL"]
     [message] = client("sqs").receive_message(
         QueueUrl=inbox, VisibilityTimeout=0, AttributeNames=["All"], MessageAttributeNames=["All"]
     )["Messages"]
-    # SQS redelivers the very same message (at-least-once) after it was processed once.
     inbox_source = next(source for source in stack.runtime.sources if getattr(source, "queue_url", None) == inbox)
-    decide = inbox_source.function
-    record = inbox_source._record(message)
+    return inbox_source.function, inbox_source._record(message)
+
+
+def test_a_redelivered_inbox_message_creates_no_second_export(stack):
+    body = routable_body(1001, "2026-11-25T09:30:00-05:00", [("TEE-BLK-M", 2)])
+    # SQS redelivers the very same message (at-least-once) after it was processed once.
+    decide, record = inbox_record(stack, body, "evt-1001")
     first = stack.runtime.invoker.invoke(decide, {"Records": [record]})
     again = stack.runtime.invoker.invoke(decide, {"Records": [{**record, "messageId": "m-2"}]})
     assert first == again == {"batchItemFailures": []}

@@ -12,15 +12,13 @@ role holds no read permission at all.
 """
 
 import json
-from pathlib import Path
 
 import pytest
-import yaml
 from botocore.client import BaseClient
 
+from tests import template
 from tests.stack.test_operators_api import two_tenants  # noqa: F401 - the fixture
 
-ROOT = Path(__file__).resolve().parents[2]
 READING_FUNCTIONS = {"meshline-local-read-orders", "meshline-local-report-fulfillment"}
 
 
@@ -87,21 +85,12 @@ def test_every_read_goes_with_a_session_tagged_with_the_tenant_it_reads(stack, t
 
 
 def test_the_template_lets_the_read_function_read_only_through_a_tenant_session():
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: (
-        loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else
-        loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode) else loader.construct_mapping(node)))
-    resources = yaml.load((ROOT / "template.yaml").read_text(), Loader=Loader)["Resources"]
-
     for function in ("ReadOrdersFunction", "ReportFulfillmentFunction"):
-        own = resources[function]["Properties"]["Policies"]
-        actions = [action for policy in own for statement in policy["Statement"]
-                   for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])]
-        assert sorted(actions) == ["sts:AssumeRole", "sts:TagSession"], function
+        assert all(isinstance(policy, dict) for policy in template.resources()[function]["Properties"]["Policies"])
+        own = [action for statement in template.statements(function) for action in template.actions(statement)]
+        assert sorted(own) == ["sts:AssumeRole", "sts:TagSession"], function
 
-    role = resources["TenantReadRole"]["Properties"]
+    role = template.resources()["TenantReadRole"]["Properties"]
     [trust] = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == ["tenant"]
     statements = {s["Sid"]: s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]}

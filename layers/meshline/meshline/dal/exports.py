@@ -15,10 +15,12 @@ Items of one order (pk `ORDER#<tenant>#<order>`):
 - `A#<version>#<sequence>`: a warehouse's acknowledgement of that version, a chain entry;
 - `ACK#<warehouse>#<ack id>`: written with it, so a resent acknowledgement is recorded once;
 - `REFUSED#<warehouse>#<ack id>`: an acknowledgement that was refused, and why;
-- `HEAD`: what the order waits for next and until when (`meshline.domain.follow_ups`),
-  rewritten in the transaction of every version and answer. It is the one item that is
-  overwritten: a projection, not a record. While something is due it carries
-  `due_shard`/`due_at`, the keys of the sparse `FollowUps` index the sweep reads.
+- `HEAD`: the latest version (`version`), and what the order waits for next and until
+  when (`meshline.domain.follow_ups`), rewritten in the transaction of every version and
+  answer. It is the one item that is overwritten: a projection, not a record. While
+  something is due it carries `due_shard`/`due_at`, the keys of the sparse `FollowUps`
+  index the sweep reads. The decide flow reads it beside the tenant's policy and stock
+  (`head_keys`, `latest_after`), so a new order costs no read of its own partition.
 
 Only PutItem (inside a transaction) ever writes here; nothing updates or deletes, and only
 HEAD is ever put twice. An
@@ -30,7 +32,7 @@ latest, and a new version only while no answer has arrived since it read the cha
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -39,6 +41,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from meshline.dal.aws import client
+from meshline.dal.batch_reads import Keys
 from meshline.dal.payloads import EXPORTS, put_payload, read_payload
 from meshline.dal.scope import SYSTEM, Scope, order_not_found
 from meshline.dal.tenant_orders import TENANT_ORDERS_INDEX, placed_at_of, placed_between, placed_key
@@ -175,6 +178,26 @@ class ExportStore:
 
     def latest(self, tenant_id: str, order_id: str) -> Export | None:
         item = self._latest_item(tenant_id, order_id)
+        return Export.model_validate_json(document_text(item)) if item else None
+
+    def head_keys(self, tenant_id: str, order_id: str) -> Keys:
+        """The key of the order's HEAD, for a caller to read beside keys of another table in
+        one strongly consistent BatchGetItem; `latest_after` then takes what it found."""
+        return {self.table: [{"pk": self._order_pk(tenant_id, order_id), "sk": {"S": HEAD}}]}
+
+    def latest_after(self, tenant_id: str, order_id: str, found: Mapping[str, list[dict[str, Any]]]) -> Export | None:
+        """The order's latest export, given what a strongly consistent read of `head_keys`
+        found. Every version puts HEAD in its own transaction, and the other writers of HEAD
+        (an answer, the sweep) put it only while the version it names has no successor, so
+        HEAD names the latest version: no HEAD, no export (and no further read); else one
+        GetItem of that version. The version's transaction still guards against a writer
+        that came between (its conditions on V#<version> and TRIGGER#)."""
+        [head] = found.get(self.table) or [None]
+        if head is None:
+            return None
+        item = self._version_item(tenant_id, order_id, int(head["version"]["N"]))
+        if item is None:  # no writer leaves HEAD naming a missing version; after a hand edit, the versions say
+            item = self._latest_item(tenant_id, order_id)
         return Export.model_validate_json(document_text(item)) if item else None
 
     def history(self, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
@@ -461,12 +484,15 @@ class ExportStore:
         return self.scope.require_export(stored.document)
 
     def stored(self, tenant_id: str, order_id: str, version: int) -> StoredExport | None:
-        item = client("dynamodb").get_item(
+        item = self._version_item(tenant_id, order_id, version)
+        return _stored(item) if item else None
+
+    def _version_item(self, tenant_id: str, order_id: str, version: int) -> dict[str, Any] | None:
+        return client("dynamodb").get_item(
             TableName=self.table,
             Key={"pk": self._order_pk(tenant_id, order_id), "sk": {"S": version_key(version)}},
             ConsistentRead=True,
         ).get("Item")
-        return _stored(item) if item else None
 
     def latest_stored(self, tenant_id: str, order_id: str) -> StoredExport | None:
         item = self._latest_item(tenant_id, order_id)

@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from botocore.exceptions import ClientError
 
 from meshline.dal.aws import client
+from meshline.dal.batch_reads import Keys, batch_get
 from meshline.dal.scope import SYSTEM, Scope
 from meshline.domain.exports import Export, LineAction
 from meshline.domain.inventory import StockSnapshot
@@ -35,7 +36,6 @@ from meshline.domain.types import format_utc
 
 ACTIVE = "POLICY#ACTIVE"
 WATCH_LIFETIME = timedelta(days=45)  # an order still open after this long is a person's business
-BATCH_LIMIT = 100
 
 
 class UnknownTenant(LookupError):
@@ -138,6 +138,14 @@ class TenantStore:
         version, they are read in the same batch; otherwise (a cold start, a new version) in
         a second one. The policy is the active version, or the candidate the canary flag
         gives this order (read in the same batch, beside the active one)."""
+        policy, stock, _ = self.load_with(tenant_id, order, {})
+        return policy, stock
+
+    def load_with(self, tenant_id: str, order: Order, beside: Keys) -> tuple[TenantPolicy, StockSnapshot, dict[str, list[dict]]]:
+        """`load`, with the keys `beside` (of other tables: their owners scoped them) read in
+        its first BatchGetItem; their items come back by table (an UnknownTenant still wins)."""
+        if self.table in beside:
+            raise ValueError(f"{self.table}: this store reads its own keys, through its scope")
         pk = self._tenant_pk(tenant_id)
         wanted = self.canary(tenant_id, order.order_id) if self.canary else None
         known = _parsed.get((pk, wanted)) if wanted else None
@@ -146,7 +154,8 @@ class TenantStore:
         candidate_key = version_key(wanted) if wanted else None
         sort_keys = [ACTIVE, *([candidate_key] if candidate_key else []), *sorted({f"SKU#{line.sku}" for line in order.lines}),
                      *(dispatches_key(wid, day) for wid, day in guessed_days.items())]
-        items = self._batch_get([{"pk": {"S": pk}, "sk": {"S": sk}} for sk in sort_keys])
+        found = batch_get({self.table: [{"pk": {"S": pk}, "sk": {"S": sk}} for sk in sort_keys], **beside})
+        items = found.pop(self.table)
         by_key = {item["sk"]["S"]: item for item in items}
         policy = self._deciding(tenant_id, order.order_id, by_key.get(ACTIVE), by_key.get(candidate_key), wanted)
         levels = {
@@ -156,10 +165,11 @@ class TenantStore:
         }
         days = _dispatch_days(policy, order)
         if days and days != guessed_days:
-            items = self._batch_get([{"pk": {"S": pk}, "sk": {"S": dispatches_key(wid, day)}} for wid, day in days.items()])
+            keys = [{"pk": {"S": pk}, "sk": {"S": dispatches_key(wid, day)}} for wid, day in days.items()]
+            items = batch_get({self.table: keys})[self.table]
         booked = {item["sk"]["S"]: int(item["booked"]["N"]) for item in items if item["sk"]["S"].startswith("DISPATCHES#")}
         dispatches = {wid: {day: booked.get(dispatches_key(wid, day), 0)} for wid, day in days.items()}
-        return policy, StockSnapshot(levels=levels, dispatches=dispatches)
+        return policy, StockSnapshot(levels=levels, dispatches=dispatches), found
 
     def deciding_policy(self, tenant_id: str, order_id: str) -> TenantPolicy:
         """The policy that decides the order now (as `load` chooses it), without stock."""
@@ -185,22 +195,6 @@ class TenantStore:
             logger.warning("policy canary passed over: the active version decides", extra={
                 "tenant_id": tenant_id, "order_id": order_id, "active_version": active.version, "why": passed_over})
         return policy
-
-    def _batch_get(self, keys: list[dict]) -> list[dict]:
-        dynamodb = client("dynamodb")
-        items: list[dict] = []
-        for start in range(0, len(keys), BATCH_LIMIT):
-            request = {self.table: {"Keys": keys[start : start + BATCH_LIMIT], "ConsistentRead": True}}
-            for attempt in range(8):
-                response = dynamodb.batch_get_item(RequestItems=request)
-                items.extend(response["Responses"].get(self.table, []))
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(0.05 * 2**attempt)  # unprocessed keys mean throttling: back off
-            else:
-                raise RuntimeError(f"{self.table}: keys still unprocessed after 8 attempts")
-        return items
 
     def consequences(self, previous: Export | None, export: Export, policy: TenantPolicy) -> list[dict]:
         """What a new version changes here, for its own transaction: the dispatch counts."""

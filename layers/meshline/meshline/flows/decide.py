@@ -46,17 +46,19 @@ def received_order(message: OrderReceived | OrderReceivedByReference) -> OrderRe
 def decide_order(settings: DecideSettings, message: OrderReceived, now: datetime) -> DecideResult:
     order, trigger = message.order, message.trigger
     exports = ExportStore(settings.exports_table, payloads_bucket=settings.payloads_bucket)
-    previous = exports.latest(order.tenant_id, order.order_id)
+    tenants = TenantStore(settings.tenants_table, canary=policy_canary(settings))
+    # One BatchGetItem: the policy, the stock and the order's HEAD; a new order has no HEAD,
+    # so no more is read before its write. An existing order's latest version is one GetItem.
+    policy, stock, found = tenants.load_with(order.tenant_id, order, exports.head_keys(order.tenant_id, order.order_id))
+    previous = exports.latest_after(order.tenant_id, order.order_id, found)
     if previous is not None and previous.trigger.trigger_id == trigger.trigger_id:
-        # The common redelivery: answered by the read we needed anyway, no write attempted.
+        # The common redelivery: answered by the reads we needed anyway, no write attempted.
         return DecideResult(Decided.ALREADY_APPLIED, previous.export_id)
     if previous is not None and previous.intended_action is IntendedAction.CANCEL and trigger.kind is TriggerKind.ORDER_CREATED:
         # Shops deliver out of order: an orders/create arriving after the cancellation changes nothing.
         logger.info("order already cancelled; creation ignored", extra={"export_id": previous.export_id})
         return DecideResult(Decided.ALREADY_APPLIED, previous.export_id)
 
-    tenants = TenantStore(settings.tenants_table, canary=policy_canary(settings))
-    policy, stock = tenants.load(order.tenant_id, order)
     answers = exports.acknowledgements(order.tenant_id, order.order_id, previous.version) if previous else []
     export = routing.decide(order, policy, stock, trigger, previous, now, acknowledged=answers[-1].link if answers else None)
 
