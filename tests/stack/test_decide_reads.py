@@ -139,3 +139,22 @@ def test_an_order_created_after_its_cancellation_is_still_ignored(stack, monkeyp
     assert dynamodb(calls) == ["BatchGetItem", "GetItem"]  # read, recognised, nothing written
     [only] = stack.exports.history("acme", "shopify-8106")
     assert only["intended_action"] == "cancel" and only["version"] == 1
+
+
+def test_an_order_whose_versions_have_no_head_is_decided_from_its_latest_version(stack):
+    """Orders stored before every version wrote its HEAD: version 1 is taken, so decide asks
+    the versions themselves, once, and decides from the latest."""
+    lines = [("TEE-BLK-M", 1)]
+    order_id = place(stack, 8107, lines)
+    first = latest(stack, order_id)
+    client("dynamodb").delete_item(TableName=stack.env["DecideFunction"]["EXPORTS_TABLE"], Key=head_key(order_id))
+
+    with decide_calls() as calls:
+        cancel(stack, 8107, lines)
+
+    # The write that assumed a new order fails; the versions are queried; the decision is made again from v1.
+    assert dynamodb(calls) == ["BatchGetItem", "TransactWriteItems", "Query", "Query", "TransactWriteItems"]
+    request = latest(stack, order_id)
+    assert (request["version"], request["intended_action"], request["supersedes"]["export_id"]) == (2, "cancel", first["export_id"])
+    assert [document["version"] for document in stack.exports.history("acme", order_id)] == [1, 2]
+    assert chain_verified(stack, order_id)

@@ -6,14 +6,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from meshline.dal.exports import Appended, ExportStore
+from meshline.dal.exports import Appended, ExportStore, VersionTaken
 from meshline.dal.flags import policy_canary
 from meshline.dal.tenants import TenantStore
 from meshline.domain import routing
 from meshline.dal.payloads import PayloadUnreadable, read_payload
 from meshline.domain.events import OrderReceived, OrderReceivedByReference
 from meshline.domain.orders import Order
-from meshline.domain.exports import IntendedAction, TriggerKind
+from meshline.domain.exports import Export, IntendedAction, TriggerKind
+from meshline.domain.inventory import StockSnapshot
+from meshline.domain.policy import TenantPolicy
 from meshline.domain.replay import DecisionInputs
 from meshline.domain.validation import export_schema_errors
 from meshline.observability import MetricUnit, logger, metrics
@@ -44,13 +46,31 @@ def received_order(message: OrderReceived | OrderReceivedByReference) -> OrderRe
 
 
 def decide_order(settings: DecideSettings, message: OrderReceived, now: datetime) -> DecideResult:
-    order, trigger = message.order, message.trigger
+    order = message.order
     exports = ExportStore(settings.exports_table, payloads_bucket=settings.payloads_bucket)
     tenants = TenantStore(settings.tenants_table, canary=policy_canary(settings))
     # One BatchGetItem: the policy, the stock and the order's HEAD; a new order has no HEAD,
     # so no more is read before its write. An existing order's latest version is one GetItem.
     policy, stock, found = tenants.load_with(order.tenant_id, order, exports.head_keys(order.tenant_id, order.order_id))
     previous = exports.latest_after(order.tenant_id, order.order_id, found)
+    try:
+        return _decide_after(exports, tenants, message, policy, stock, previous, now)
+    except VersionTaken:
+        if previous is not None:
+            raise  # a writer came between the read and the write: the queue's retry reads again
+        # No HEAD, yet version 1 is taken: an order stored before every version wrote its
+        # HEAD (or one written since the read). Its versions say which is the latest.
+        previous = exports.latest(order.tenant_id, order.order_id)
+        if previous is None:
+            raise
+        logger.warning("order has versions but no HEAD; decided from its latest version",
+                       extra={"export_id": previous.export_id})
+        return _decide_after(exports, tenants, message, policy, stock, previous, now)
+
+
+def _decide_after(exports: ExportStore, tenants: TenantStore, message: OrderReceived, policy: TenantPolicy,
+                  stock: StockSnapshot, previous: Export | None, now: datetime) -> DecideResult:
+    order, trigger = message.order, message.trigger
     if previous is not None and previous.trigger.trigger_id == trigger.trigger_id:
         # The common redelivery: answered by the reads we needed anyway, no write attempted.
         return DecideResult(Decided.ALREADY_APPLIED, previous.export_id)
