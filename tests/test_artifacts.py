@@ -76,8 +76,9 @@ def test_template_passes_sam_validate_lint():
 def test_sam_build_packages_handlers_and_a_layer_with_its_schemas(tmp_path):
     sam = shutil.which("sam", path=str(Path(sys.executable).parent)) or shutil.which("sam")
     # The layer's bytecode needs the runtime's Python (3.13); where this machine has one, the build uses it.
-    bytecode_python = next((python for python in [shutil.which("python3.13"), *sorted(Path.home().glob(".pyenv/versions/3.13*/bin/python3.13"))]
-                            if python and subprocess.run([python, "-c", ""], capture_output=True).returncode == 0), None)
+    from bench.cold_start import runtime_python
+
+    bytecode_python = runtime_python()
     result = subprocess.run(
         [sam, "build", "--build-dir", str(tmp_path / "build")],
         capture_output=True, text=True, cwd=ROOT, timeout=600,

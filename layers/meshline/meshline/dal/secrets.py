@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from meshline.dal.aws import ssm_parameters
+from meshline.dal.aws import client, ssm_parameters
 
 SECRET_CACHE_SECONDS = 300
 PREVIOUS = "-previous"
@@ -44,8 +44,6 @@ def webhook_secrets(prefix: str, tenant_id: str, platform: str, now: datetime) -
 def rotate_webhook_secret(prefix: str, tenant_id: str, platform: str, new_secret: str, now: datetime,
                           overlap: timedelta) -> datetime:
     """Make `new_secret` current; the current one keeps verifying until the returned time."""
-    from meshline.dal.aws import client
-
     ssm, name = client("ssm"), parameter_name(prefix, tenant_id, platform)
     try:
         current = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
