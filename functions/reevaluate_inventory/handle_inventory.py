@@ -10,10 +10,10 @@ from typing import Literal
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import ConfigDict, Field, Json
 
-from meshline.domain.types import Model
 from meshline.batch import SqsProcessor
 from meshline.clock import utc_now
 from meshline.domain.inventory import InventoryLevelChanged
+from meshline.domain.types import Model
 from meshline.flows.reevaluate import reevaluate
 from meshline.observability import logger, metrics, tracer
 from meshline.settings import reevaluate_settings

@@ -2,9 +2,8 @@
 
 import json
 
-from meshline_local.freezing import freeze_time
-
 from meshline.dal.escalations import EscalationStore
+from meshline_local.freezing import freeze_time
 from tests.stack.test_acknowledgements import answer, latest, place, post, send_to_results_queue, warehouse_of
 from tests.stack.test_inventory import stock_changed
 from tests.stack.test_overrides import override_body, post_override

@@ -2,10 +2,9 @@
 
 import json
 
-from meshline_local.freezing import freeze_time
-
 from meshline.domain.audit import verify_chain
 from meshline.domain.validation import export_schema_errors
+from meshline_local.freezing import freeze_time
 from tests.payloads import (
     SAMPLE_BODY,
     generic_body,

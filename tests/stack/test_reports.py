@@ -32,7 +32,6 @@ import json
 from datetime import date, datetime, timedelta
 
 import pytest
-from meshline_local.freezing import freeze_time
 
 from meshline import settings
 from meshline.clock import utc_now
@@ -40,6 +39,7 @@ from meshline.dal.credentials import CredentialStore
 from meshline.dal.receipts import WebhookReceipts
 from meshline.domain.types import format_utc
 from meshline_local.__main__ import main
+from meshline_local.freezing import freeze_time
 from meshline_local.seed import bearer
 from tests.payloads import routable_body, shopify_headers
 from tests.stack.test_acknowledgements import answer, latest, post

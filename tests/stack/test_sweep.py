@@ -1,8 +1,7 @@
 """Silence is a failure too: the scheduled sweep through the local stack."""
 
-from meshline_local.freezing import freeze_time
-
 from meshline.domain.audit import verify_chain
+from meshline_local.freezing import freeze_time
 from tests.stack.test_acknowledgements import answer, latest, place, post, warehouse_of
 from tests.stack.test_escalation import bus_events
 

@@ -11,8 +11,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, Field
 
-from meshline.domain.types import Model
 from meshline.domain.access import Caller, NotAllowed, NotVisible
+from meshline.domain.types import Model
 
 MAX_BODY_BYTES = 256 * 1024  # a 50-warehouse policy is ~40 KB; anything near this is a mistake or an attack
 TenantIdPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,29}$")]
@@ -76,7 +76,6 @@ def answer_access_errors(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(NotAllowed)
     def _not_allowed(error: NotAllowed) -> Response:
         return error_response(403, "forbidden", str(error))
-
 
 
 def resolve_within_limits(app: APIGatewayRestResolver, event: dict, context: object, max_bytes: int = MAX_BODY_BYTES) -> dict:

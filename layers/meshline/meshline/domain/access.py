@@ -28,6 +28,7 @@ from enum import StrEnum
 from pydantic import ConfigDict, Field
 
 from meshline.domain.types import Model, Party, TenantId, UtcDatetime, WarehouseId
+
 TOKEN_PREFIX = "mlk_"
 CREDENTIAL_ID_PATTERN = r"^[a-z0-9]{12,40}$"
 

@@ -22,6 +22,8 @@ from pydantic import ConfigDict, Field, NonNegativeInt, PositiveInt, model_valid
 
 from meshline.domain.exports import EXPORT_ID_PATTERN, AckLink, Export, LineAction, content_hash
 from meshline.domain.types import Model, OrderId, Sha256Hex, TenantId, UtcDatetime, WarehouseId
+
+
 class AckKind(StrEnum):
     RECEIVED = "received"
     ACCEPTED = "accepted"

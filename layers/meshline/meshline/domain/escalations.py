@@ -38,7 +38,8 @@ from meshline.domain.exports import (
     seal,
 )
 from meshline.domain.policy import TenantPolicy
-from meshline.domain.types import format_utc, Model, UtcDatetime
+from meshline.domain.types import Model, UtcDatetime, format_utc
+
 ESCALATOR = "system:meshline-escalation"
 ENGINE = "escalation-2026.11"
 

@@ -13,6 +13,7 @@ from meshline.domain.exports import Export, IntendedAction, Trigger
 from meshline.domain.orders import Order
 from meshline.domain.payloads import PayloadReference
 from meshline.domain.types import Model, OrderId, Sha256Hex, TenantId, UtcDatetime
+
 EVENT_SOURCE = "meshline.exports"
 
 

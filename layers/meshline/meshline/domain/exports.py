@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field, PositiveInt, model_validator
 from pydantic_core import to_json
 
 from meshline.domain.types import Model, OrderId, Party, Sha256Hex, TenantId, UtcDatetime, WarehouseId
+
 EXPORT_SCHEMA_ID = "https://meshline.dev/schemas/export.schema.json"
 
 

@@ -22,6 +22,7 @@ from pydantic import ConfigDict, Field
 from meshline.domain.acknowledgements import AckKind, Acknowledgement
 from meshline.domain.exports import ExceptionKind, Export, IntendedAction, LineAction, Trigger, TriggerKind
 from meshline.domain.types import Model, UtcDatetime
+
 ANSWERED = (AckKind.RECEIVED, AckKind.ACCEPTED, AckKind.PICKED, AckKind.SHIPPED)
 
 

@@ -7,6 +7,8 @@ from datetime import date
 from pydantic import ConfigDict, Field, NonNegativeInt
 
 from meshline.domain.types import Model, TenantId, UtcDatetime, WarehouseId
+
+
 class StockSnapshot(Model):
     """Available units per SKU per warehouse, and dispatches already booked per warehouse and
     local ship date, as read at decision time. Only the order's SKUs need to be present."""

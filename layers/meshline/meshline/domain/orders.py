@@ -9,6 +9,8 @@ from functools import cached_property
 from pydantic import ConfigDict, Field, PositiveInt
 
 from meshline.domain.types import Model, OrderId, TenantId, UtcDatetime
+
+
 class Platform(StrEnum):
     SHOPIFY = "shopify"
     WOOCOMMERCE = "woocommerce"

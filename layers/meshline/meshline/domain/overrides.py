@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, PositiveInt
 
-from meshline.domain.types import Model
 from meshline.domain.exports import Export, IntendedAction, LineChange, OperatorSignature, OverrideRecord
 from meshline.domain.policy import TenantPolicy
+from meshline.domain.types import Model
 
 
 class OverrideRequest(Model):

@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, PositiveInt
 
 from meshline.domain.types import Model, Sha256Hex
+
 DYNAMODB_ITEM_LIMIT = 400 * 1024
 SQS_MESSAGE_LIMIT = 1024 * 1024
 EVENT_ENTRY_LIMIT = 256 * 1024

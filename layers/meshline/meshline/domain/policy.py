@@ -32,6 +32,7 @@ from pydantic import (
 
 from meshline.domain.orders import Address, GeoPoint, ServiceLevel
 from meshline.domain.types import Model, Party, TenantId, WarehouseId
+
 POLICY_SCHEMA_ID = "https://meshline.dev/schemas/tenant-policy.schema.json"
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 RULE_NAME = r"^[a-z0-9][a-z0-9_-]{0,39}$"

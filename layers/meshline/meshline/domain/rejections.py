@@ -18,6 +18,8 @@ from pydantic import ConfigDict, Field, NonNegativeInt
 from meshline.domain.acknowledgements import Acknowledgement
 from meshline.domain.policy import FallbackAction, TenantPolicy
 from meshline.domain.types import Model, WarehouseId
+
+
 class Reroute(Model):
     """A decision's constraint after a rejection; kept with the decision's inputs for replay."""
 

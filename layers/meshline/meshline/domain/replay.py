@@ -13,13 +13,13 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from meshline.domain.types import Model
 from meshline.domain.escalations import record_breach
 from meshline.domain.exports import Export, TriggerKind
 from meshline.domain.inventory import StockSnapshot
 from meshline.domain.orders import Order
 from meshline.domain.policy import TenantPolicy
 from meshline.domain.rejections import Reroute
+from meshline.domain.types import Model
 
 DECISION_FIELDS = (
     "intended_action",

@@ -44,7 +44,8 @@ from meshline.domain.acknowledgements import AckKind, Acknowledgement, RefusedAc
 from meshline.domain.escalations import HandedRung, breached_version, escalation_for
 from meshline.domain.exports import Export, ExportLine, LineAction, Shipment
 from meshline.domain.follow_ups import silent_warehouse
-from meshline.domain.types import format_utc, Model, TenantId, UtcDatetime
+from meshline.domain.types import Model, TenantId, UtcDatetime, format_utc
+
 ALL = "all"
 """The period label of the rows that cover the whole window."""
 

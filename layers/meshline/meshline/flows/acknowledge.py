@@ -16,7 +16,6 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from meshline.domain.types import Model
 from meshline.dal.exports import AckSequenceTaken, Appended, ExportStore, Recorded, VersionTaken
 from meshline.dal.flags import policy_canary
 from meshline.dal.scope import SYSTEM, Scope
@@ -28,6 +27,7 @@ from meshline.domain.exports import Trigger, TriggerKind, parse_export_id
 from meshline.domain.follow_ups import next_follow_up
 from meshline.domain.rejections import plan_after_cancel_refusal, plan_after_rejection
 from meshline.domain.replay import DecisionInputs
+from meshline.domain.types import Model
 from meshline.domain.validation import export_schema_errors
 from meshline.observability import MetricUnit, logger, metrics
 from meshline.settings import AcknowledgeSettings

@@ -7,11 +7,11 @@ from datetime import datetime
 
 from pydantic import Field
 
-from meshline.domain.types import Model
 from meshline.dal.exports import ExportStore
 from meshline.dal.scope import Scope
 from meshline.dal.tenants import TenantStore, UnknownTenant
 from meshline.domain.policy import PolicyDraft, PolicyVersionSummary, TenantPolicy
+from meshline.domain.types import Model
 from meshline.flows.replay import DryRunReport, Replayer, ReplayResult, dry_run
 from meshline.settings import PolicyAdminSettings
 

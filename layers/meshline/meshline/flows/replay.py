@@ -6,12 +6,12 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from meshline.domain.types import Model
 from meshline.dal.exports import ExportStore, StoredExport
 from meshline.dal.tenants import TenantStore
 from meshline.domain.exports import Export
 from meshline.domain.policy import PolicyDraft, TenantPolicy
 from meshline.domain.replay import FieldDifference, decision_changes, differences, redecide
+from meshline.domain.types import Model
 
 
 class ReplayResult(Model):
