@@ -155,7 +155,8 @@ def _meshline_round(runtime, port: int, counter: CallCounter, numbers: list[int]
     stop = threading.Event()
     pollers = threading.Thread(target=runtime.run_pollers, args=(stop, 0.01), daemon=True)
     bodies = [body_of(n, "2026-11-25T09:30:00-05:00", [("TEE-BLK-M", 1)]) for n in numbers]
-    delivered = lambda: sum(c.operation == "sqs:SendMessage" and "-wh-" in c.params["QueueUrl"] for c in list(counter.kept))
+    delivered = lambda: sum(len(c.params.get("Entries", [c.params])) for c in list(counter.kept)
+                            if c.operation in ("sqs:SendMessage", "sqs:SendMessageBatch") and "-wh-" in c.params["QueueUrl"])
     pollers.start()
     started = time.perf_counter()
     for number, body in zip(numbers, bodies):

@@ -44,7 +44,8 @@ def test_the_aws_calls_benchmark_counts_each_path_by_function_and_operation(caps
     for path in ("happy", "reroute", "override"):
         assert f"{path}: " in output
     assert "DecideFunction               dynamodb:TransactWriteItems" in output
-    assert "PublishFunction              sqs:SendMessage" in output
+    assert "PublishFunction              sqs:SendMessageBatch" in output
+    assert "happy path under load: a burst of 20 webhooks" in output
     assert "happy path:" in output and "(goal <= 4:" in output
 
 
@@ -85,7 +86,7 @@ def test_the_throughput_benchmark_sets_the_stack_beside_the_same_writes_replayed
     ours, baseline, writes = kept["run"]
     assert len(ours) == len(baseline) == 2 and all(seconds > 0 for seconds in ours + baseline)
     operations = {call.operation for call in writes}
-    assert {"dynamodb:TransactWriteItems", "sqs:SendMessage", "s3:PutObject", "events:PutEvents"} <= operations
+    assert {"dynamodb:TransactWriteItems", "sqs:SendMessage", "sqs:SendMessageBatch", "s3:PutObject", "events:PutEvents"} <= operations
     assert 5 <= len(writes) / 6 <= 10  # the happy path's writes and sends, per order
     for call in writes:  # replayed with fresh keys of the same length
         again = throughput.renamed(call.params)

@@ -6,10 +6,9 @@ DLQ, where it can be inspected and redriven.
 """
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
-from meshline.batch import SqsProcessor
+from meshline.batch import SqsProcessor, SqsRecord
 from meshline.clock import utc_now
 from meshline.domain.acknowledgements import AcknowledgementRequest
 from meshline.domain.exports import parse_export_id
@@ -18,7 +17,7 @@ from meshline.observability import follow_order, logger, metrics, tracer
 from meshline.settings import acknowledge_settings
 
 
-class AcknowledgementRecord(SqsRecordModel):
+class AcknowledgementRecord(SqsRecord):
     body: Json[AcknowledgementRequest]  # type: ignore[assignment]
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Field, Json
 
-from meshline.batch import SqsFifoProcessor
+from meshline.batch import SqsFifoProcessor, SqsRecord
 from meshline.clock import utc_now
 from meshline.domain.events import OrderReceived, OrderReceivedByReference
 from meshline.flows.decide import decide_order, received_order
@@ -24,7 +23,7 @@ from meshline.settings import decide_settings
 InboxMessage = Annotated[OrderReceived | OrderReceivedByReference, Field(discriminator="message_type")]
 
 
-class OrderReceivedRecord(SqsRecordModel):
+class OrderReceivedRecord(SqsRecord):
     body: Json[InboxMessage]  # type: ignore[assignment]
 
 

@@ -4,13 +4,12 @@ Each message is the EventBridge event itself; its id makes re-deciding idempoten
 trigger of every version it causes), so a redelivered message changes nothing twice.
 """
 
-from aws_lambda_powertools.utilities.batch import process_partial_response
 from typing import Literal
 
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from pydantic import ConfigDict, Field, Json
 
-from meshline.batch import SqsProcessor
+from meshline.batch import SqsProcessor, SqsRecord
 from meshline.clock import utc_now
 from meshline.domain.inventory import InventoryLevelChanged
 from meshline.domain.types import Model
@@ -32,7 +31,7 @@ class InventoryEvent(Model):
     detail: InventoryLevelChanged
 
 
-class InventoryRecord(SqsRecordModel):
+class InventoryRecord(SqsRecord):
     body: Json[InventoryEvent]  # type: ignore[assignment]
 
 

@@ -6,10 +6,9 @@ recorded as a new export version.
 """
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
-from meshline.batch import SqsProcessor
+from meshline.batch import SqsProcessor, SqsRecord
 from meshline.clock import utc_now
 from meshline.domain.escalations import EscalationOutcome, EscalationTask
 from meshline.flows.escalate import keep_task, record_outcome
@@ -17,7 +16,7 @@ from meshline.observability import follow_order, logger, metrics, tracer
 from meshline.settings import escalate_settings
 
 
-class EscalationRecord(SqsRecordModel):
+class EscalationRecord(SqsRecord):
     body: Json[EscalationTask | EscalationOutcome]  # type: ignore[assignment]
 
 

@@ -1,6 +1,6 @@
 """What a handler's import must not pull in (issue 7's cold start), checked in fresh interpreters:
-the X-Ray SDK unless detailed tracing is asked for, boto3 before the first AWS call, and
-models built before they are used."""
+the X-Ray SDK unless detailed tracing is asked for, boto3 before the first AWS call, the
+parser's models, and models built before they are used."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _imported_after(module: str, code_dir: str, trace_disabled: str | None, prob
               "from meshline import observability\n"
               f"{probe}\n"
               "print(json.dumps({'modules': sorted(m for m in sys.modules if m.split('.')[0] in "
-              "('aws_xray_sdk', 'boto3', 'jsonschema')), 'tracer': type(observability.tracer).__name__, **globals().get('extra', {}) }))")
+              "('aws_xray_sdk', 'boto3', 'jsonschema') or m.startswith('aws_lambda_powertools.utilities.parser')), 'tracer': type(observability.tracer).__name__, **globals().get('extra', {}) }))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
     return json.loads(done.stdout.splitlines()[-1])
 
@@ -31,6 +31,16 @@ def test_a_handler_imports_neither_the_xray_sdk_nor_boto3_nor_jsonschema_by_defa
     found = _imported_after("handle_decide", "functions/decide", "true")
     assert found["tracer"] == "Untraced"
     assert not [m for m in found["modules"] if m.split(".")[0] in ("aws_xray_sdk", "boto3", "jsonschema")], found
+
+
+def test_no_queue_fed_handler_imports_powertools_parser():
+    # meshline.batch.SqsRecord stands in for the parser's SqsRecordModel, whose import brings
+    # every parser model and envelope.
+    for module, code_dir in (("handle_decide", "functions/decide"), ("handle_results_queue", "functions/acknowledge"),
+                             ("handle_escalations", "functions/track_escalations"),
+                             ("handle_inventory", "functions/reevaluate_inventory")):
+        found = _imported_after(module, code_dir, "true")
+        assert not [m for m in found["modules"] if m.startswith("aws_lambda_powertools.utilities.parser")], (module, found)
 
 
 def test_detailed_tracing_brings_powertools_tracer_back():

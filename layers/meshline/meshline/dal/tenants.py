@@ -16,7 +16,6 @@ Items of one tenant (pk `TENANT#<tenant>`):
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 
@@ -200,28 +199,20 @@ class TenantStore:
         """What a new version changes here, for its own transaction: the dispatch counts."""
         return self.booking_updates(export.tenant_id, booking_changes(previous, export, policy))
 
-    def watch(self, export: Export) -> None:
-        """Note the order under each SKU it ships or backorders (publication does this, after
-        the write and retried until it succeeds, so a 250-SKU order does not blow the
-        version's transaction past DynamoDB's 100 items)."""
+    def watches(self, export: Export) -> list[tuple[str, dict]]:
+        """The puts that note the order under each SKU it ships or backorders. Publication
+        makes them (`meshline.dal.publication.send`), after the write and retried until they
+        succeed, so a 250-SKU order does not blow the version's transaction past DynamoDB's
+        100 items."""
         expires = str(int((export.created_at + WATCH_LIFETIME).timestamp()))
         skus = sorted({line.sku for line in export.lines if line.action in (LineAction.SHIP, LineAction.BACKORDER)})
-        puts = [
-            {"PutRequest": {"Item": {
+        return [
+            (self.table, {
                 "pk": {"S": tenant_key(export.tenant_id)}, "sk": {"S": f"WATCH#{sku}#{export.order_id}"},
                 "watched_version": {"N": str(export.version)}, "expires_at": {"N": expires},
-            }}}
+            })
             for sku in skus
         ]
-        for start in range(0, len(puts), 25):  # BatchWriteItem's limit
-            pending = {self.table: puts[start:start + 25]}
-            for attempt in range(8):
-                pending = client("dynamodb").batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                time.sleep(min(1.0, 0.05 * 2**attempt))
-            if pending:
-                raise RuntimeError(f"{export.export_id}: watches not written after retries; publication will retry")
 
     def watchers(self, tenant_id: str, sku: str) -> list[str]:
         """Orders that shipped or backordered `sku` in some version (stale ones included)."""
