@@ -168,17 +168,18 @@ def run(orders: int, keep: bool = False) -> dict[str, list[Step]]:
         return paths
 
 
-def burst(orders: int) -> tuple[Step, Counter[str]]:
+def burst(orders: int, keep: bool = False) -> tuple[Step, Counter[str]]:
     """The happy path under load: one order first (it fills the per-process caches), then
     `orders` webhooks arrive before any is decided, as in a flash sale, and the stack then
     works through them. What batches, batches: decide takes up to 10 inbox messages per
     invocation and publish a batch of stream records, as the template configures them.
-    Returns the burst's calls and its invocations by function."""
+    Returns the burst's calls (with `keep`, each call and invocation, and the bytes logged)
+    and its invocations by function."""
     from bench.stack import local_stack
     from meshline_local.samples import routable_body, shopify_headers
     from meshline_local.seed import seed_tenant
 
-    counter = CallCounter()
+    counter = CallCounter(keep)
     with local_stack() as (runtime, cleanup):
         cleanup.callback(instrument(counter))
         seed_tenant(runtime)
@@ -189,9 +190,12 @@ def burst(orders: int) -> tuple[Step, Counter[str]]:
             if number == numbers[0]:
                 runtime.settle()
                 counter.take()
-                invoked = len(runtime.invoker.invocations)
+                invoked, logged = len(runtime.invoker.invocations), _logged_bytes(runtime)
         runtime.settle()
-        return counter.take(), Counter(function for function, _ in runtime.invoker.invocations[invoked:])
+        timed = runtime.invoker.invocations[invoked:]
+        step = counter.take(timed)
+        step.logged_bytes = _logged_bytes(runtime) - logged
+        return step, Counter(function for function, _ in timed)
 
 
 def steady_state(steps: list[Step]) -> list[Step]:

@@ -38,7 +38,7 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bench.aws_calls import Call, Step, run, steady_state
+from bench.aws_calls import BURST, Call, Step, burst, run, steady_state
 
 PRICES_CHECKED = "2026-11-26"
 
@@ -310,13 +310,24 @@ def dollars(units: Counter[str]) -> Counter[str]:
     return by_service
 
 
+def measure_burst(orders: int) -> tuple[Counter[str], Counter[str], Counter[str]]:
+    """The happy path under load (bench/aws_calls.py `burst`), per order: (units, calls by
+    service, baseline units)."""
+    step, _ = burst(orders, keep=True)
+    units, calls, baseline = order_units([step], Meter(*template()), _mean_put_seconds([step]))
+    return tuple(Counter({key: value / orders for key, value in counted.items()}) for counted in (units, calls, baseline))
+
+
+def _mean_put_seconds(steps: list[Step]) -> float:
+    return statistics.mean(c.seconds for s in steps for c in s.kept if c.operation == "dynamodb:PutItem")
+
+
 def measure(orders: int) -> tuple[dict[str, list[tuple[Counter[str], Counter[str], Counter[str]]]], float]:
     """Per path, per steady-state order: (units, calls by service, baseline units); and the
     mean PutItem latency the baseline's writes are charged at."""
     paths = run(orders, keep=True)
     meter = Meter(*template())  # after the run, which sets the region the translation needs
-    puts = [c.seconds for steps in paths.values() for s in steps for c in s.kept if c.operation == "dynamodb:PutItem"]
-    write_seconds = statistics.mean(puts)
+    write_seconds = _mean_put_seconds([s for steps in paths.values() for s in steps])
     orders = [dict(zip(paths, steps)) for steps in zip(*(steady_state(steps) for steps in paths.values()))]
     return {
         path: [order_units([order[step] for step in steps], meter, write_seconds) for order in orders]
@@ -348,19 +359,20 @@ def main(quick: bool = False) -> int:
           f"baseline = the same pipeline with Powertools idempotency on every handler ({IDEMPOTENT_WRITES} writes per event), same run\n")
     results, write_seconds = measure(orders)
     print(f"(an idempotency write is charged at the measured mean PutItem latency on moto: {write_seconds * 1000:.1f} ms)\n")
-    for path, per_order in results.items():
-        units = _mean([u for u, _, _ in per_order])
-        calls = _mean([c for _, c, _ in per_order])
-        baseline = _mean([b for _, _, b in per_order])
+    size = 20 if quick else BURST
+    measured = {path: (_mean([u for u, _, _ in per_order]), _mean([c for _, c, _ in per_order]),
+                       _mean([b for _, _, b in per_order]), f"{path} path") for path, per_order in results.items()}
+    measured["burst"] = (*measure_burst(size), f"burst: the happy path under load ({size} webhooks at once, decided and published in batches)")
+    for units, calls, baseline, title in measured.values():
         ours, theirs = dollars(units), dollars(baseline)
-        print(f"{path} path: {sum(calls.values()):.0f} billed requests per order")
+        print(f"{title}: {sum(calls.values()):.1f} billed requests per order")
         print(f"    {'service':<16} {'calls':>5}  {'units per order':<44} {'$/M orders':>10} {'idempotency':>11} {'x idem':>6}")
         for service in sorted(ours, key=ours.get, reverse=True):
             ratio = ours[service] / theirs[service] if theirs[service] else 1.0
-            print(f"    {service:<16} {calls[service]:>5.0f}  {_describe(service, units):<44} {ours[service]:>10.2f} "
+            print(f"    {service:<16} {calls[service]:>5.1f}  {_describe(service, units):<44} {ours[service]:>10.2f} "
                   f"{theirs[service]:>11.2f} {ratio:>6.2f}")
         total, total_baseline = sum(ours.values()), sum(theirs.values())
-        print(f"    {'total':<16} {sum(calls.values()):>5.0f}  {'':<44} {total:>10.2f} {total_baseline:>11.2f} "
+        print(f"    {'total':<16} {sum(calls.values()):>5.1f}  {'':<44} {total:>10.2f} {total_baseline:>11.2f} "
               f"{total / total_baseline:>6.2f}\n")
     print(f"prices used (us-east-1, on-demand, free tiers left out; as published on {PRICES_CHECKED}):")
     for price in PRICES.values():
