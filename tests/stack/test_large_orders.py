@@ -123,6 +123,11 @@ def test_an_order_too_large_for_a_message_reaches_decide_and_the_warehouses_by_r
     assert [line["line_id"] for n in sorted(notifications, key=lambda n: n["part"]) for line in n["lines"]] == backordered
     assert all(len(json.dumps(n, separators=(",", ":")).encode()) < EVENT_ENTRY_LIMIT for n in notifications)
 
+    # Reports read the version behind its reference too.
+    status, report = stack.call("GET", "/tenants/acme/reports/reconciliation?from=2026-11-24&to=2026-11-24")
+    assert status == 200, report
+    assert report["orders"] == 1 and report["discrepancies"] == [], report
+
 
 def test_a_reference_whose_object_was_changed_is_refused_not_trusted(stack):
     import pytest

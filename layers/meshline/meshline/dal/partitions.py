@@ -19,7 +19,7 @@ from typing import Any
 
 from meshline.dal.aws import client
 from meshline.dal.escalations import ESCALATION_PREFIX, handed_rung
-from meshline.dal.exports import ACK_PREFIX, REFUSED_PREFIX, VERSION_PREFIX, ExportStore
+from meshline.dal.exports import ACK_PREFIX, REFUSED_PREFIX, VERSION_PREFIX, ExportStore, document_text
 from meshline.dal.receipts import WebhookReceipts
 from meshline.dal.tenant_orders import TooManyOrders
 from meshline.domain.acknowledgements import Acknowledgement, RefusedAcknowledgement
@@ -47,7 +47,8 @@ class OrderPartition:
                 by_prefix[prefix].append(item)
 
         def documents(prefix: str) -> list[dict[str, Any]]:
-            return [json.loads(item["document"]["S"]) for item in by_prefix[prefix]]
+            # `document_text`: a version too large for an item keeps its document in S3.
+            return [json.loads(document_text(item)) for item in by_prefix[prefix]]
 
         return cls(versions=documents(VERSION_PREFIX), answers=documents(ACK_PREFIX),
                    refused=documents(REFUSED_PREFIX), escalations=[handed_rung(i) for i in by_prefix[ESCALATION_PREFIX]])
