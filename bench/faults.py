@@ -242,7 +242,10 @@ def _operation(model) -> str:
 
 def _names(params: dict[str, Any], order_id: str) -> bool:
     """Whether a call's parameters concern the order (its id is in a key, a body or a URL)."""
-    return order_id in json.dumps(params, default=lambda value: value.decode() if isinstance(value, bytes) else str(value))
+    # Bytes as text where they are text (an S3 body); gzipped ones (a stored version) are not
+    # searched, the keys beside them name the order.
+    return order_id in json.dumps(params, default=lambda value: value.decode("utf-8", "replace") if isinstance(value, bytes)
+                                  else str(value))
 
 
 def orders_in(event: dict[str, Any]) -> list[str]:

@@ -140,7 +140,7 @@ def _publish_a_full_batch(runtime, skus: list[str], orders: int) -> Peak:
     decided, then as many of their exports as one event can carry (the batch size, at most
     Lambda's 6 MB) handed to it at once."""
     from meshline.dal.aws import client
-    from meshline_local.runtime import StreamSource, filters_match
+    from meshline_local.runtime import StreamSource, binary_as_base64, filters_match
     from meshline_local.samples import routable_body, shopify_headers
 
     [publisher] = [s for s in runtime.sources if isinstance(s, StreamSource) and s.function.logical_id == "PublishFunction"]
@@ -156,7 +156,8 @@ def _publish_a_full_batch(runtime, skus: list[str], orders: int) -> Peak:
         request = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": start} if start else {"ShardIteratorType": "TRIM_HORIZON"}
         iterator = streams.get_shard_iterator(StreamArn=publisher.stream_arn, ShardId=shard["ShardId"], **request)["ShardIterator"]
         while iterator and (response := streams.get_records(ShardIterator=iterator, Limit=1000))["Records"]:
-            records += [(shard_key, {**record, "eventSourceARN": publisher.stream_arn}) for record in response["Records"]]
+            records += [(shard_key, {**record, "eventSourceARN": publisher.stream_arn,
+                                     "dynamodb": binary_as_base64(record["dynamodb"])}) for record in response["Records"]]
             iterator = response.get("NextShardIterator")
     batch: list[dict] = []
     size = len('{"Records": []}')

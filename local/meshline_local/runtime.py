@@ -351,6 +351,7 @@ class StreamSource:
             handled += len(records)
             for record in records:
                 record["eventSourceARN"] = self.stream_arn
+                record["dynamodb"] = binary_as_base64(record["dynamodb"])
             matching = [record for record in records if filters_match(self.filters, record)]
             done_through = self._deliver(invoker, shard_key, matching) if matching else records[-1]["dynamodb"]["SequenceNumber"]
             if done_through is None:
@@ -413,6 +414,18 @@ class StreamSource:
                 }
             ),
         )
+
+
+def binary_as_base64(value: Any) -> Any:
+    """A stream record's binary attribute values as Lambda delivers them, base64 text (boto3
+    hands this poller bytes)."""
+    if isinstance(value, dict):
+        return {key: base64.b64encode(inner).decode() if key == "B" and isinstance(inner, bytes)
+                else [base64.b64encode(b).decode() for b in inner] if key == "BS"
+                else binary_as_base64(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [binary_as_base64(inner) for inner in value]
+    return value
 
 
 @dataclass

@@ -13,7 +13,7 @@ import pytest
 from bench.aws_calls import CallCounter, instrument
 from bench.fault_harness import _hook_clients
 from meshline.dal.aws import client
-from meshline_local.runtime import StreamSource, filters_match
+from meshline_local.runtime import StreamSource, binary_as_base64, filters_match
 from tests.payloads import cancelled_body, routable_body, shopify_headers
 
 PLACED = "2026-11-25T09:30:00-05:00"
@@ -49,7 +49,7 @@ def waiting_records(source):
             records += response["Records"]
             iterator = response.get("NextShardIterator")
     for record in records:
-        record["eventSourceARN"] = source.stream_arn
+        record.update(eventSourceARN=source.stream_arn, dynamodb=binary_as_base64(record["dynamodb"]))
     return [record for record in records if filters_match(source.filters, record)]
 
 

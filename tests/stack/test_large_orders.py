@@ -2,14 +2,17 @@
 travel by reference through S3, named and checked by their sha256 (meshline.dal.payloads).
 
 The orders are the real Shopify sample's shape with thousands of lines, as a B2B
-replenishment order has: 2,000 lines make an export item of ~600 KB; 7,200 lines (3.7 MB
-of webhook, compact as Shopify sends it) make an order and an export over 1 MiB.
+replenishment order has: 2,000 lines make an export and inputs of ~600 KB as JSON (22 KB
+gzipped, as the item keeps them); 7,200 lines (3.7 MB of webhook, compact as Shopify
+sends it) make an order and an export over 1 MiB.
 """
 
+import gzip
 import hashlib
 import json
 
 from meshline.dal.aws import client
+from meshline.dal.exports import stored_text
 from meshline.domain.exports import Export, content_hash
 from meshline.domain.payloads import DYNAMODB_ITEM_LIMIT, EVENT_ENTRY_LIMIT, SQS_MESSAGE_LIMIT
 from tests.payloads import routable_body, shopify_headers
@@ -44,18 +47,19 @@ def bus_events(stack) -> list[dict]:
     return [json.loads(message["Body"]) for message in stack.drain(stack.tap_url)]
 
 
-def test_an_export_too_large_for_an_item_keeps_its_inputs_in_s3(stack):
+def test_an_export_too_large_for_an_item_as_json_is_stored_gzipped(stack):
     body = b2b_order(7001, 2000)
     status, answer = stack.post_webhook(body, shopify_headers(body))
     assert status == 202, answer
     stack.runtime.settle(timeout=120)
 
-    # The inputs move first (only a replay reads them); the document then fits, and stays.
+    # As JSON the document and inputs are over 400 KB: they could not be one item. Gzipped
+    # they are a few tens of KB, and stay in it.
     item = export_item(stack, "shopify-7001")
-    assert "inputs" not in item and "document_ref" not in item
-    document = item["document"]["S"].encode()
-    inputs = payload_of(item["inputs_ref"]["S"])
-    assert len(document) + len(inputs) > DYNAMODB_ITEM_LIMIT  # it could not have been one item
+    assert {"document", "inputs", "document_ref", "inputs_ref"}.isdisjoint(item)
+    document, inputs = stored_text(item, "document").encode(), stored_text(item, "inputs").encode()
+    assert len(document) + len(inputs) > DYNAMODB_ITEM_LIMIT
+    assert len(item["document_gz"]["B"]) + len(item["inputs_gz"]["B"]) < DYNAMODB_ITEM_LIMIT / 10
     export = Export.model_validate_json(document)
     assert len(export.lines) == 2000
     assert export.content_hash == content_hash(export.model_dump(mode="json", exclude={"content_hash"}))
@@ -81,6 +85,28 @@ def test_an_export_too_large_for_an_item_keeps_its_inputs_in_s3(stack):
     assert status == 200 and history["chain"]["verified"], history["chain"]
 
 
+def test_an_export_too_large_for_an_item_even_gzipped_keeps_its_inputs_in_s3(stack, monkeypatch):
+    # A webhook is at most 4 MiB, and gzip takes even 7,200 lines under 100 KB: an item
+    # budget of 16 KB stands in for an order that would not compress as well.
+    monkeypatch.setattr("meshline.dal.exports.EXPORT_ITEM_BUDGET", 16 * 1024)
+    body = b2b_order(7003, 2000)
+    assert stack.post_webhook(body, shopify_headers(body))[0] == 202
+    stack.runtime.settle(timeout=120)
+
+    # The inputs move first (only a replay reads them), as plain JSON; the document then fits, and stays.
+    item = export_item(stack, "shopify-7003")
+    assert {"inputs", "inputs_gz", "document", "document_ref"}.isdisjoint(item)
+    inputs = payload_of(item["inputs_ref"]["S"])
+    assert stored_text(item, "inputs").encode() == inputs
+    assert len(gzip.compress(inputs)) + len(item["document_gz"]["B"]) > 16 * 1024  # it could not have been one item
+    export = Export.model_validate_json(stored_text(item, "document"))
+    assert len(export.lines) == 2000
+    status, history = stack.call("GET", "/tenants/acme/orders/shopify-7003/history")
+    assert status == 200 and history["chain"]["verified"], history["chain"]
+    status, replay = stack.call("GET", "/tenants/acme/orders/shopify-7003/replay")  # from the inputs in S3
+    assert status == 200 and replay["reproduced"] is True, replay
+
+
 def test_an_order_too_large_for_a_message_reaches_decide_and_the_warehouses_by_reference(stack):
     body = b2b_order(7002, 7200)
     assert len(body) > 3_000_000
@@ -93,9 +119,8 @@ def test_an_order_too_large_for_a_message_reaches_decide_and_the_warehouses_by_r
     assert len(orders) == 1 and orders[0]["Size"] > SQS_MESSAGE_LIMIT  # the order could not travel inline
 
     item = export_item(stack, "shopify-7002")
-    assert "document" not in item and "inputs" not in item  # both in S3: the document alone is over 1 MiB
-    payload_of(item["inputs_ref"]["S"])
-    export = Export.model_validate_json(payload_of(item["document_ref"]["S"]))
+    assert "document_ref" not in item and "inputs_ref" not in item  # over 1 MiB as JSON, 69 KB gzipped
+    export = Export.model_validate_json(stored_text(item, "document"))
     assert len(export.lines) == 7200
     canonical = export.canonical_json().encode()
     assert len(canonical) > SQS_MESSAGE_LIMIT

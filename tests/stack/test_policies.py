@@ -1,6 +1,7 @@
 """Policy administration through the operators' API on the local stack: versions, refusals,
 the dry run over 200 real-shaped orders, and replay."""
 
+import gzip
 import time
 
 from meshline_local.samples import sample_orders, shopify_headers
@@ -112,8 +113,8 @@ def test_an_export_replays_through_the_api_and_a_tampered_input_is_reported_fiel
     client("dynamodb").update_item(
         TableName=stack.exports.table,
         Key={"pk": {"S": f"ORDER#acme#{order_id}"}, "sk": {"S": "V#0000000001"}},
-        UpdateExpression="SET inputs = :inputs",
-        ExpressionAttributeValues={":inputs": {"S": tampered.model_dump_json()}},
+        UpdateExpression="SET inputs_gz = :inputs",  # stored gzipped (meshline.dal.exports)
+        ExpressionAttributeValues={":inputs": {"B": gzip.compress(tampered.model_dump_json().encode())}},
     )
     status, result = call(stack, "GET", f"/tenants/acme/orders/{order_id}/replay")
     assert (status, result["reproduced"]) == (200, False)
@@ -123,6 +124,6 @@ def test_an_export_replays_through_the_api_and_a_tampered_input_is_reported_fiel
     client("dynamodb").update_item(
         TableName=stack.exports.table,
         Key={"pk": {"S": f"ORDER#acme#{order_id}"}, "sk": {"S": "V#0000000001"}},
-        UpdateExpression="SET inputs = :inputs",
-        ExpressionAttributeValues={":inputs": {"S": stored.inputs.model_dump_json()}},
+        UpdateExpression="SET inputs_gz = :inputs",
+        ExpressionAttributeValues={":inputs": {"B": gzip.compress(stored.inputs.model_dump_json().encode())}},
     )
