@@ -256,7 +256,7 @@ def _send_puts(outboxes: list[Outbox], failed: dict[int, Exception]) -> None:
         if owner in failed:
             continue
         for table, item in outbox.puts:
-            key = (table, canonical_json({name: item[name] for name in ("pk", "sk") if name in item}))
+            key = _put_key(table, item)
             owners.setdefault(key, []).append(owner)
             items[key] = (table, item)
     keys = list(items)
@@ -278,9 +278,11 @@ def _send_puts(outboxes: list[Outbox], failed: dict[int, Exception]) -> None:
                 break
             time.sleep(min(1.0, 0.05 * 2**attempt))
         else:
-            left = {(table, canonical_json({name: request["PutRequest"]["Item"][name] for name in ("pk", "sk")
-                                            if name in request["PutRequest"]["Item"]}))
-                    for table, requests in pending.items() for request in requests}
+            left = {_put_key(table, request["PutRequest"]["Item"]) for table, requests in pending.items() for request in requests}
             for key in left:
                 for owner in owners[key]:
                     failed.setdefault(owner, NotSent(f"{key[0]}: items not written after retries"))
+
+
+def _put_key(table: str, item: dict[str, Any]) -> tuple[str, str]:
+    return table, canonical_json({name: item[name] for name in ("pk", "sk") if name in item})
