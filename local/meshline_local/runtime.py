@@ -313,6 +313,9 @@ class Checkpoints:
         temporary.replace(self.path)
 
 
+STREAM_READ_LIMIT = 1000  # records per GetRecords, DynamoDB Streams' most
+
+
 @dataclass
 class StreamSource:
     function: Function
@@ -338,7 +341,9 @@ class StreamSource:
             # (moto keeps every iterator it hands out for the life of the server.)
             iterator = self.iterators.pop(shard_key, None) or self._iterator_from_checkpoint(streams, shard["ShardId"], shard_key)
             try:
-                response = streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+                # As an event source mapping does, the batch size counts the records the
+                # filters let through: read ahead, filter, then take a batch of those.
+                response = streams.get_records(ShardIterator=iterator, Limit=STREAM_READ_LIMIT)
             except ClientError as error:  # e.g. ExpiredIteratorException: start again from the checkpoint next time
                 self.log(f"{self.function.logical_id}: get_records on {shard_key} failed ({error}), restarting from the checkpoint")
                 continue
@@ -353,12 +358,15 @@ class StreamSource:
                 record["eventSourceARN"] = self.stream_arn
                 record["dynamodb"] = binary_as_base64(record["dynamodb"])
             matching = [record for record in records if filters_match(self.filters, record)]
-            done_through = self._deliver(invoker, shard_key, matching) if matching else records[-1]["dynamodb"]["SequenceNumber"]
+            batch, waiting = matching[:self.batch_size], matching[self.batch_size:]
+            done_through = self._deliver(invoker, shard_key, batch) if batch else records[-1]["dynamodb"]["SequenceNumber"]
             if done_through is None:
                 continue  # retry the batch: the next poll starts after the checkpoint
-            # Records the filters dropped after the last delivered one are done too.
-            if matching and done_through == matching[-1]["dynamodb"]["SequenceNumber"]:
-                done_through = records[-1]["dynamodb"]["SequenceNumber"]
+            # Records the filters dropped after the last delivered one are done too, up to
+            # the first one waiting for the next batch.
+            if batch and done_through == batch[-1]["dynamodb"]["SequenceNumber"]:
+                until = records.index(waiting[0]) - 1 if waiting else -1
+                done_through = records[until]["dynamodb"]["SequenceNumber"]
             self.checkpoints.set(shard_key, done_through)
             if done_through == records[-1]["dynamodb"]["SequenceNumber"] and following:
                 self.iterators[shard_key] = following  # else retry from the first record not done

@@ -191,3 +191,45 @@ def test_a_refused_message_fails_its_record_and_holds_back_the_later_version_unt
     assert export_ids(delivered) == ["acme:shopify-8301:v1", "acme:shopify-8301:v2"]
     assert {e["detail"]["export_id"] for e in announced(stack) if e["detail-type"] == "ExportPublished"} >= \
         {"acme:shopify-8301:v1", "acme:shopify-8301:v2"}
+
+
+def test_publish_batch_size_counts_the_records_its_filters_let_through(stack, held_stream):
+    # Each version's transaction puts 3 records on the stream (the version, HEAD, its trigger
+    # marker); the filters pass 1. As on AWS, a batch of up to 100 holds up to 100 exports.
+    for number in range(8401, 8441):
+        place(stack, number)
+    stack.runtime.settle()
+    assert len(waiting_records(held_stream)) == 40
+    stack.runtime.sources.append(held_stream)
+
+    counter = CallCounter(keep=True)
+    undo = instrument(counter)
+    try:
+        held_stream.poll(stack.runtime.invoker)
+    finally:
+        undo()
+
+    [(function, event)] = counter.events
+    assert function == "PublishFunction" and len(event["Records"]) == 40
+    stack.runtime.settle()  # the checkpoint is past them all: nothing is published twice
+    delivered = [m for warehouse in ("east", "west") for m in stack.drain(stack.warehouse_queue(warehouse))]
+    assert len(delivered) == 40 and len(set(export_ids(delivered))) == 40
+
+
+def test_exports_beyond_one_batch_wait_for_the_next_and_none_is_skipped_or_repeated(stack, held_stream):
+    for number in range(8501, 8541):
+        place(stack, number)
+    stack.runtime.settle()
+    held_stream.batch_size = 15  # smaller than the template's, so that 40 exports take 3 batches
+    stack.runtime.sources.append(held_stream)
+
+    counter = CallCounter(keep=True)
+    undo = instrument(counter)
+    try:
+        stack.runtime.settle()
+    finally:
+        undo()
+
+    assert [len(event["Records"]) for function, event in counter.events if function == "PublishFunction"] == [15, 15, 10]
+    delivered = [m for warehouse in ("east", "west") for m in stack.drain(stack.warehouse_queue(warehouse))]
+    assert sorted(export_ids(delivered)) == sorted(f"acme:shopify-{n}:v1" for n in range(8501, 8541))
