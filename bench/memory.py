@@ -139,8 +139,7 @@ def _publish_a_full_batch(runtime, skus: list[str], orders: int) -> Peak:
     """Publish's largest event: its stream held back while `orders` orders of `skus` are
     decided, then as many of their exports as one event can carry (the batch size, at most
     Lambda's 6 MB) handed to it at once."""
-    from meshline.dal.aws import client
-    from meshline_local.runtime import StreamSource, binary_as_base64, filters_match
+    from meshline_local.runtime import StreamSource
     from meshline_local.samples import routable_body, shopify_headers
 
     [publisher] = [s for s in runtime.sources if isinstance(s, StreamSource) and s.function.logical_id == "PublishFunction"]
@@ -149,21 +148,9 @@ def _publish_a_full_batch(runtime, skus: list[str], orders: int) -> Peak:
         body = routable_body(number, "2026-11-25T09:30:00-05:00", [(sku, 1) for sku in skus])
         runtime.handle_http("POST", "/local/webhooks/shopify/acme", shopify_headers(body, event_id=f"evt-{number}"), body)
     runtime.settle(timeout=600)
-    streams, records = client("dynamodbstreams"), []
-    for shard in streams.describe_stream(StreamArn=publisher.stream_arn)["StreamDescription"]["Shards"]:
-        shard_key = f"{publisher.stream_arn}|{shard['ShardId']}"
-        start = publisher.checkpoints.get(shard_key)
-        request = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": start} if start else {"ShardIteratorType": "TRIM_HORIZON"}
-        iterator = streams.get_shard_iterator(StreamArn=publisher.stream_arn, ShardId=shard["ShardId"], **request)["ShardIterator"]
-        while iterator and (response := streams.get_records(ShardIterator=iterator, Limit=1000))["Records"]:
-            records += [(shard_key, {**record, "eventSourceARN": publisher.stream_arn,
-                                     "dynamodb": binary_as_base64(record["dynamodb"])}) for record in response["Records"]]
-            iterator = response.get("NextShardIterator")
     batch: list[dict] = []
     size = len('{"Records": []}')
-    for shard_key, record in records:
-        if not filters_match(publisher.filters, record):
-            continue
+    for shard_key, record in publisher.waiting():
         size += len(json.dumps(record, default=str)) + 2
         if len(batch) == publisher.batch_size or size > LAMBDA_PAYLOAD_LIMIT:
             break

@@ -354,9 +354,7 @@ class StreamSource:
                     self.iterators[shard_key] = following
                 continue
             handled += len(records)
-            for record in records:
-                record["eventSourceARN"] = self.stream_arn
-                record["dynamodb"] = binary_as_base64(record["dynamodb"])
+            records = [self._as_delivered(record) for record in records]
             matching = [record for record in records if filters_match(self.filters, record)]
             batch, waiting = matching[:self.batch_size], matching[self.batch_size:]
             done_through = self._deliver(invoker, shard_key, batch) if batch else records[-1]["dynamodb"]["SequenceNumber"]
@@ -371,6 +369,23 @@ class StreamSource:
             if done_through == records[-1]["dynamodb"]["SequenceNumber"] and following:
                 self.iterators[shard_key] = following  # else retry from the first record not done
         return handled
+
+    def waiting(self) -> list[tuple[str, dict[str, Any]]]:
+        """(shard key, record) for every record past the checkpoint that the filters let
+        through, as Lambda would deliver it: what the function is yet to be handed, for tests
+        and benchmarks that hold this source back and hand its records over themselves."""
+        streams, found = client("dynamodbstreams"), []
+        for shard in streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]:
+            shard_key = f"{self.stream_arn}|{shard['ShardId']}"
+            iterator = self._iterator_from_checkpoint(streams, shard["ShardId"], shard_key)
+            while iterator and (response := streams.get_records(ShardIterator=iterator, Limit=STREAM_READ_LIMIT))["Records"]:
+                delivered = (self._as_delivered(record) for record in response["Records"])
+                found += [(shard_key, record) for record in delivered if filters_match(self.filters, record)]
+                iterator = response.get("NextShardIterator")
+        return found
+
+    def _as_delivered(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {**record, "eventSourceARN": self.stream_arn, "dynamodb": binary_as_base64(record["dynamodb"])}
 
     def _iterator_from_checkpoint(self, streams: Any, shard_id: str, shard_key: str) -> str:
         request: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": shard_id}

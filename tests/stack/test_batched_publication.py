@@ -13,7 +13,7 @@ import pytest
 from bench.aws_calls import CallCounter, instrument
 from bench.fault_harness import _hook_clients
 from meshline.dal.aws import client
-from meshline_local.runtime import StreamSource, binary_as_base64, filters_match
+from meshline_local.runtime import StreamSource
 from tests.payloads import cancelled_body, routable_body, shopify_headers
 
 PLACED = "2026-11-25T09:30:00-05:00"
@@ -41,16 +41,7 @@ def cancel(stack, number, lines=(("TEE-BLK-M", 1),)):
 
 def waiting_records(source):
     """Every record on the exports stream that publish's filters let through, in order."""
-    streams, records = client("dynamodbstreams"), []
-    for shard in streams.describe_stream(StreamArn=source.stream_arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(StreamArn=source.stream_arn, ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        while iterator and (response := streams.get_records(ShardIterator=iterator, Limit=1000))["Records"]:
-            records += response["Records"]
-            iterator = response.get("NextShardIterator")
-    for record in records:
-        record.update(eventSourceARN=source.stream_arn, dynamodb=binary_as_base64(record["dynamodb"]))
-    return [record for record in records if filters_match(source.filters, record)]
+    return [record for _, record in source.waiting()]
 
 
 def publish(stack, source, records, counter):

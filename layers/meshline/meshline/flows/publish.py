@@ -45,7 +45,6 @@ class Publication:
 
     outcome: Published
     export: Export | None = None
-    archive_key: str | None = None
     outbox: Outbox = field(default_factory=Outbox)
 
 
@@ -79,7 +78,8 @@ def complete(settings: PublishSettings, publications: list[Publication]) -> dict
             failed[index] = error
             continue
         metrics.add_metric(name="ExportsPublished", unit=MetricUnit.Count, value=1)
-        logger.info("export published", extra={"export_id": done.export.export_id, "archive_key": done.archive_key,
+        logger.info("export published", extra={"export_id": done.export.export_id,
+                                                "archive_key": publication.archive_key(done.export),
                                                 "warehouse_queues": [m.queue for m in done.outbox.messages]})
     return failed
 
@@ -96,7 +96,7 @@ def _publish_export(settings: PublishSettings, document: dict[str, Any], now: da
         return Publication(Published.QUARANTINED)
     export = Export.model_validate(document)
     archived = publication.archive(export, settings.archive_bucket)
-    done = Publication(Published.PUBLISHED, export, archived.key)
+    done = Publication(Published.PUBLISHED, export)
     done.outbox.messages = publication.warehouse_messages(export, settings.stage, archived)
     # The archived bytes are the export's canonical JSON: their size is the export's in the event.
     inline = export if archived.size_bytes <= EVENT_DETAIL_BUDGET else None  # else consumers read the archive
