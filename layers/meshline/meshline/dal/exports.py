@@ -225,6 +225,35 @@ class ExportStore:
         """Store a new version and mark its trigger as applied, with `also` (e.g. dispatch
         bookings) and the `acknowledgement` that caused it (a rejection) in the same
         transaction: all or nothing."""
+        items = self.version_items(export, inputs, acknowledgement)
+        reasons = self._transact([*items, *(also or [])])
+        if reasons is None:
+            return Appended.WRITTEN
+        if reasons[1] == "ConditionalCheckFailed":
+            return Appended.TRIGGER_ALREADY_APPLIED
+        if reasons[0] == "ConditionalCheckFailed" or (export.version > 1 and reasons[2] == "ConditionalCheckFailed"):
+            raise VersionTaken(f"{export.export_id} was already written, or an answer arrived since the chain was read")
+        if acknowledgement is not None and "ConditionalCheckFailed" in reasons[3:5]:
+            raise AckSequenceTaken(f"another acknowledgement took place {acknowledgement.sequence} first")
+        raise RuntimeError(f"transaction cancelled: {reasons}")
+
+    def append_together(self, versions: list[list[dict[str, Any]]], also: list[dict[str, Any]]) -> str | None:
+        """Store several orders' new versions, each as `version_items` gives it, and `also`
+        in one transaction. None when it committed; else why not (a trigger already applied,
+        a version taken, a conflict with another writer, a request too large): nothing was
+        written, and the caller appends them one by one, where each reason has its answer."""
+        items = [item for version in versions for item in version]
+        try:
+            reasons = self._transact([*items, *also])
+        except ClientError as error:
+            return f"{error.response['Error']['Code']}: {error.response['Error'].get('Message', '')}"
+        return None if reasons is None else f"transaction cancelled: {reasons}"
+
+    def version_items(self, export: Export, inputs: DecisionInputs | None = None,
+                      acknowledgement: Acknowledgement | None = None) -> list[dict[str, Any]]:
+        """The transaction entries of a new version, in the order `append` reads their
+        cancellation reasons: the version, its trigger marker, [no answer since the chain
+        was read,] [the acknowledgement,] HEAD."""
         pk = self._order_pk(export.tenant_id, export.order_id)
         export_item = {
             "pk": pk,
@@ -259,16 +288,7 @@ class ExportStore:
         if acknowledgement is not None:
             items += self._acknowledgement_puts(acknowledgement)
         items.append(self._head_put(export, next_follow_up(export, [])))
-        reasons = self._transact([*items, *(also or [])])
-        if reasons is None:
-            return Appended.WRITTEN
-        if reasons[1] == "ConditionalCheckFailed":
-            return Appended.TRIGGER_ALREADY_APPLIED
-        if reasons[0] == "ConditionalCheckFailed" or (export.version > 1 and reasons[2] == "ConditionalCheckFailed"):
-            raise VersionTaken(f"{export.export_id} was already written, or an answer arrived since the chain was read")
-        if acknowledgement is not None and "ConditionalCheckFailed" in reasons[3:5]:
-            raise AckSequenceTaken(f"another acknowledgement took place {acknowledgement.sequence} first")
-        raise RuntimeError(f"transaction cancelled: {reasons}")
+        return items
 
     def _documents(self, export: Export, inputs: DecisionInputs | None) -> dict[str, Any]:
         """The export's document and inputs as item attributes, gzipped: inline while they

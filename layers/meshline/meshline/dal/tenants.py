@@ -16,7 +16,8 @@ Items of one tenant (pk `TENANT#<tenant>`):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from botocore.exceptions import ClientError
@@ -115,6 +116,18 @@ def _dispatch_days(policy: TenantPolicy, order: Order) -> dict[str, date]:
     return {warehouse.warehouse_id: ship_day(warehouse, order.placed_at, terms) for warehouse in limited}
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """What one order's decision reads from its tenant's partition."""
+
+    tenant_id: str
+    order: Order
+    pk: str
+    wanted: int | None
+    candidate_key: str | None
+    sort_keys: list[str]
+
+
 class TenantStore:
     def __init__(self, table: str, scope: Scope = SYSTEM, canary: Canary | None = None):
         """`canary`: how a flow that decides orders learns which candidate version (if any)
@@ -143,8 +156,47 @@ class TenantStore:
     def load_with(self, tenant_id: str, order: Order, beside: Keys) -> tuple[TenantPolicy, StockSnapshot, dict[str, list[dict]]]:
         """`load`, with the keys `beside` (of other tables: their owners scoped them) read in
         its first BatchGetItem; their items come back by table (an UnknownTenant still wins)."""
+        [loaded], found = self.load_many([(tenant_id, order)], beside)
+        return *loaded, found
+
+    def load_many(self, orders: Sequence[tuple[str, Order]],
+                  beside: Keys) -> tuple[list[tuple[TenantPolicy, StockSnapshot]], dict[str, list[dict]]]:
+        """`load_with` for several orders (of one tenant or several) in one BatchGetItem (as
+        many as its 100 keys take), a key wanted by two of them read once. Each order's
+        stock shows the dispatches booked when they were read: a caller deciding them one
+        after the other adds what the earlier ones book (`StockSnapshot.with_bookings`)."""
         if self.table in beside:
             raise ValueError(f"{self.table}: this store reads its own keys, through its scope")
+        readings = [self._reading(tenant_id, order) for tenant_id, order in orders]
+        asked = {(reading.pk, sk) for reading in readings for sk in reading.sort_keys}
+        found = batch_get({self.table: [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in sorted(asked)], **beside})
+        by_key = {(item["pk"]["S"], item["sk"]["S"]): item for item in found.pop(self.table)}
+        policies = [self._deciding(r.tenant_id, r.order.order_id, by_key.get((r.pk, ACTIVE)),
+                                   by_key.get((r.pk, r.candidate_key)) if r.candidate_key else None, r.wanted)
+                    for r in readings]
+        days = [_dispatch_days(policy, reading.order) for policy, reading in zip(policies, readings)]
+        # Which days to count depends on the policy: unless this process knew the version
+        # (guessed_days), they are read now, in a second batch.
+        unread = sorted({(r.pk, dispatches_key(wid, day)) for r, order_days in zip(readings, days)
+                         for wid, day in order_days.items()} - asked)
+        if unread:
+            more = batch_get({self.table: [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in unread]})[self.table]
+            by_key.update({(item["pk"]["S"], item["sk"]["S"]): item for item in more})
+        loaded = []
+        for reading, policy, order_days in zip(readings, policies, days):
+            levels = {}
+            for sku in sorted({line.sku for line in reading.order.lines}):
+                item = by_key.get((reading.pk, f"SKU#{sku}"))
+                if item is not None:
+                    levels[sku] = {wh: int(units["N"]) for wh, units in item["levels"]["M"].items()}
+            dispatches = {}
+            for wid, day in order_days.items():
+                item = by_key.get((reading.pk, dispatches_key(wid, day)))
+                dispatches[wid] = {day: int(item["booked"]["N"]) if item else 0}
+            loaded.append((policy, StockSnapshot(levels=levels, dispatches=dispatches)))
+        return loaded, found
+
+    def _reading(self, tenant_id: str, order: Order) -> _Reading:
         pk = self._tenant_pk(tenant_id)
         wanted = self.canary(tenant_id, order.order_id) if self.canary else None
         known = _parsed.get((pk, wanted)) if wanted else None
@@ -153,22 +205,7 @@ class TenantStore:
         candidate_key = version_key(wanted) if wanted else None
         sort_keys = [ACTIVE, *([candidate_key] if candidate_key else []), *sorted({f"SKU#{line.sku}" for line in order.lines}),
                      *(dispatches_key(wid, day) for wid, day in guessed_days.items())]
-        found = batch_get({self.table: [{"pk": {"S": pk}, "sk": {"S": sk}} for sk in sort_keys], **beside})
-        items = found.pop(self.table)
-        by_key = {item["sk"]["S"]: item for item in items}
-        policy = self._deciding(tenant_id, order.order_id, by_key.get(ACTIVE), by_key.get(candidate_key), wanted)
-        levels = {
-            item["sk"]["S"].removeprefix("SKU#"): {wh: int(units["N"]) for wh, units in item["levels"]["M"].items()}
-            for item in items
-            if item["sk"]["S"].startswith("SKU#")
-        }
-        days = _dispatch_days(policy, order)
-        if days and days != guessed_days:
-            keys = [{"pk": {"S": pk}, "sk": {"S": dispatches_key(wid, day)}} for wid, day in days.items()]
-            items = batch_get({self.table: keys})[self.table]
-        booked = {item["sk"]["S"]: int(item["booked"]["N"]) for item in items if item["sk"]["S"].startswith("DISPATCHES#")}
-        dispatches = {wid: {day: booked.get(dispatches_key(wid, day), 0)} for wid, day in days.items()}
-        return policy, StockSnapshot(levels=levels, dispatches=dispatches), found
+        return _Reading(tenant_id, order, pk, wanted, candidate_key, sort_keys)
 
     def deciding_policy(self, tenant_id: str, order_id: str) -> TenantPolicy:
         """The policy that decides the order now (as `load` chooses it), without stock."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 from pydantic import ConfigDict, Field, NonNegativeInt
@@ -27,6 +28,14 @@ class StockSnapshot(Model):
 
     def booked(self, warehouse_id: str, day: date) -> int:
         return self.dispatches.get(warehouse_id, {}).get(day, 0)
+
+    def with_bookings(self, booked: Mapping[tuple[str, date], int]) -> StockSnapshot:
+        """This snapshot after dispatches booked since it was read (by warehouse and ship
+        day), on the days it counts: what an order decided after others in the same batch
+        must see."""
+        moved = {wh: {day: count + booked.get((wh, day), 0) for day, count in days.items()}
+                 for wh, days in self.dispatches.items()}
+        return self if moved == self.dispatches else StockSnapshot(levels=self.levels, dispatches=moved)
 
     def restricted_to(self, skus: set[str]) -> StockSnapshot:
         """Only what a decision about these SKUs reads: what replay must record."""
