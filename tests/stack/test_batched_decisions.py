@@ -154,3 +154,36 @@ def test_a_batch_delivered_again_after_it_was_stored_writes_nothing_more(stack):
     assert dynamodb(again) == ["BatchGetItem"] + ["GetItem"] * len(order_ids)
     for order_id in order_ids:
         assert versions(stack, order_id) == [1]
+
+
+def test_an_export_that_fails_its_schema_is_quarantined_and_the_rest_of_the_batch_stored_together(stack, monkeypatch):
+    from meshline.domain import routing
+    from meshline.domain.exports import Export
+
+    real_decide = routing.decide
+
+    def buggy_for_one_order(order, *args, **kwargs):
+        export = real_decide(order, *args, **kwargs)
+        if order.order_id != "shopify-8352":
+            return export
+        return Export.model_construct(**{**dict(export), "owning_party": "whoever"})  # slips past pydantic
+
+    monkeypatch.setattr(routing, "decide", buggy_for_one_order)
+    place(stack, 8350, [("TEE-BLK-M", 1)])
+    order_ids = [post_order(stack, number) for number in range(8351, 8355)]
+    with decide_calls() as calls:
+        stack.runtime.settle()
+
+    # The batch's read and its transaction, without the bad one; then that order alone:
+    # its read and the quarantine's put, once.
+    assert dynamodb(calls) == ["BatchGetItem", "TransactWriteItems", "BatchGetItem", "PutItem"]
+    [together] = [call for call in calls if call.operation == "dynamodb:TransactWriteItems"]
+    heads = [entry["Put"]["Item"]["pk"]["S"] for entry in together.params["TransactItems"]
+             if "Put" in entry and entry["Put"]["Item"]["sk"]["S"] == "HEAD"]
+    assert sorted(heads) == sorted(f"ORDER#acme#{order_id}" for order_id in order_ids if order_id != "shopify-8352")
+    assert versions(stack, "shopify-8352") == []
+    items = client("dynamodb").scan(TableName=stack.env["DecideFunction"]["EXPORTS_TABLE"])["Items"]
+    assert [item["pk"]["S"] for item in items if item["sk"]["S"].startswith("QUARANTINE#")] == ["ORDER#acme#shopify-8352"]
+    for order_id in order_ids:
+        if order_id != "shopify-8352":
+            assert versions(stack, order_id) == [1]

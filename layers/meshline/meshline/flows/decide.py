@@ -99,6 +99,7 @@ def decide_orders(settings: DecideSettings, messages: Sequence[OrderReceived], n
     entries = 0
     for index, (message, (policy, stock)) in enumerate(zip(messages, loaded)):
         tenant_id, order_id = keys[index]
+        follow_order(tenant_id, order_id)
         try:
             head = head_of.get(order_key(tenant_id, order_id))
             previous = exports.latest_after(tenant_id, order_id, {exports.table: [head] if head else []})
@@ -110,8 +111,7 @@ def decide_orders(settings: DecideSettings, messages: Sequence[OrderReceived], n
                 continue
             version = exports.version_items(plan.export, plan.inputs)
         except Exception:  # noqa: BLE001 - decide_order decides it again, and raises what it must
-            logger.exception("order could not be decided with the others; deciding it on its own",
-                             extra={"tenant_id": tenant_id, "order_id": order_id})
+            logger.exception("order could not be decided with the others; deciding it on its own")
             continue
         tenant_booked = _added(booked.get(tenant_id, {}), plan.bookings)
         bookings = sum(1 for counts in {**booked, tenant_id: tenant_booked}.values() for delta in counts.values() if delta)
@@ -120,6 +120,7 @@ def decide_orders(settings: DecideSettings, messages: Sequence[OrderReceived], n
         entries += len(version)
         booked[tenant_id] = tenant_booked
         together.append((index, plan, version))
+    stop_following()
     if len(together) < 2:
         return decided  # one version alone is left to decide_order: the same calls, and its answers
     also = [update for tenant_id, counts in booked.items() for update in tenants.booking_updates(tenant_id, counts)]
