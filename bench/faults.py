@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -241,11 +242,12 @@ def _operation(model) -> str:
 
 
 def _names(params: dict[str, Any], order_id: str) -> bool:
-    """Whether a call's parameters concern the order (its id is in a key, a body or a URL)."""
+    """Whether a call's parameters concern the order (its id is in a key, a body or a URL),
+    as a whole id: `shopify-12` is not named by `shopify-123`'s calls."""
     # Bytes as text where they are text (an S3 body); gzipped ones (a stored version) are not
     # searched, the keys beside them name the order.
-    return order_id in json.dumps(params, default=lambda value: value.decode("utf-8", "replace") if isinstance(value, bytes)
-                                  else str(value))
+    text = json.dumps(params, default=lambda value: value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))
+    return re.search(rf"(?<![0-9A-Za-z]){re.escape(order_id)}(?![0-9A-Za-z])", text) is not None
 
 
 def orders_in(event: dict[str, Any]) -> list[str]:
