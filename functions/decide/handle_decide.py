@@ -48,6 +48,8 @@ def decide_first_of_each_order(records: list[dict]) -> dict[str, DecideResult]:
             continue
         groups.add(group)
         try:
+            # Parsed again by the processor (0.17 ms for a 250-line order's message), which
+            # keeps Powertools' per-record failures and FIFO skipping as they are.
             body = OrderReceivedRecord.model_validate(record).body
         except ValidationError:
             continue  # the processor reports it, and fails the rest of its group
